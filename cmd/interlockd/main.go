@@ -1,0 +1,57 @@
+// Command interlockd is the Interlock host agent: a policy-enforcing
+// PostgreSQL proxy. See the README for configuration.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/interlock-dev/interlock/daemon"
+	"github.com/interlock-dev/interlock/daemon/config"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	configPath := flag.String("config", "/etc/interlock/interlockd.yaml", "configuration file")
+	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
+	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	logJSON := flag.Bool("log-json", false, "log as JSON lines")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "interlockd: -log-level: %v\n", err)
+		return 2
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, hopts)
+	if *logJSON {
+		h = slog.NewJSONHandler(os.Stderr, hopts)
+	}
+	log := slog.New(h)
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "interlockd: %v\n", err)
+		return 2
+	}
+	if *checkOnly {
+		fmt.Printf("%s: configuration is valid\n", *configPath)
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.Run(ctx, cfg, daemon.Options{Logger: log}); err != nil {
+		log.Error("interlockd failed", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is the whole interlockd configuration.
+type Config struct {
+	// Endpoints are the protected databases.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// Identity configures OIDC token verification.
+	Identity Identity `yaml:"identity"`
+	// Policy configures the OPA policy.
+	Policy Policy `yaml:"policy"`
+	// Audit configures the audit chain.
+	Audit Audit `yaml:"audit"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
+	// Limits bound what a client may send.
+	Limits Limits `yaml:"limits"`
+	// UpstreamMark is the SO_MARK set on interlockd's own upstream sockets
+	// so the kernel hooks recognise them. 0 disables marking (only valid
+	// when no redirect is attached).
+	UpstreamMark uint32 `yaml:"upstream_mark"`
+}
+
+// Endpoint is one protected PostgreSQL server.
+type Endpoint struct {
+	// Name identifies the endpoint in policy input, audit and metrics.
+	Name string `yaml:"name"`
+	// Listen is the address interlockd accepts clients on for this
+	// endpoint. Default 127.0.0.1:15432 for the first endpoint.
+	Listen string `yaml:"listen"`
+	// Labels are free-form key/values passed to policy (environment: production).
+	Labels map[string]string `yaml:"labels"`
+	// Upstream is the real database server.
+	Upstream Upstream `yaml:"upstream"`
+	// Roles map identity groups to upstream database users, first match wins.
+	Roles []Role `yaml:"roles"`
+}
+
+// Upstream is how interlockd reaches the database.
+type Upstream struct {
+	// Address is host:port of the server.
+	Address string `yaml:"address"`
+	// Database overrides the database the client asks for; empty keeps it.
+	Database string `yaml:"database"`
+	// SSLMode is a libpq sslmode for the upstream connection: disable,
+	// prefer, require, verify-ca, verify-full. Default prefer.
+	SSLMode string `yaml:"sslmode"`
+	// SSLRootCert is the CA bundle for verify-ca/verify-full.
+	SSLRootCert string `yaml:"sslrootcert"`
+	// ConnectTimeout bounds the upstream connect and handshake. Default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// Role maps an identity group to the brokered upstream credential.
+type Role struct {
+	// Group is the identity group this role applies to; "*" matches anyone
+	// authenticated.
+	Group string `yaml:"group"`
+	// User is the upstream database user.
+	User string `yaml:"user"`
+	// PasswordFile is a file holding the password (trailing newline trimmed).
+	PasswordFile string `yaml:"password_file"`
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// Password reads the role's password from its file or environment.
+func (r Role) Password() (string, error) {
+	switch {
+	case r.PasswordFile != "":
+		b, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("read password for %s: %w", r.User, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case r.PasswordEnv != "":
+		v, ok := os.LookupEnv(r.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("password for %s: environment variable %s is not set", r.User, r.PasswordEnv)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// Identity configures how client tokens are verified.
+type Identity struct {
+	// Issuer is the OIDC issuer URL; discovery and JWKS come from it.
+	Issuer string `yaml:"issuer"`
+	// Audience is the required "aud" of tokens.
+	Audience string `yaml:"audience"`
+	// GroupsClaim names the claim holding the groups; dots descend into
+	// objects ("realm_access.roles"). Default "groups".
+	GroupsClaim string `yaml:"groups_claim"`
+	// Algorithms are the accepted signing algorithms. Default RS256, ES256.
+	Algorithms []string `yaml:"algorithms"`
+}
+
+// Policy configures the OPA policy.
+type Policy struct {
+	// Paths are Rego files or directories; empty uses the built-in default.
+	Paths []string `yaml:"paths"`
+	// Data is passed to the policy as data.interlock_config.
+	Data map[string]any `yaml:"data"`
+	// CacheSize bounds the analysis and decision caches. Default 10000.
+	CacheSize int `yaml:"cache_size"`
+	// Watch reloads the policy when its files change. Default true.
+	Watch *bool `yaml:"watch"`
+}
+
+// Audit configures the audit chain.
+type Audit struct {
+	// Path is the JSON-lines audit file. Required.
+	Path string `yaml:"path"`
+	// MaxStatementBytes bounds the statement text stored in a record; the
+	// SHA-256 of the full text is always stored. Default 4096.
+	MaxStatementBytes int `yaml:"max_statement_bytes"`
+	// SigningKeyFile is an Ed25519 private key for signed checkpoints.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// CheckpointInterval is how often a signed checkpoint is written.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// RotateBytes rotates the file when it grows past this size; 0 never.
+	RotateBytes int64 `yaml:"rotate_bytes"`
+	// Fsync makes every synchronous record durable before the statement
+	// is forwarded (slower).
+	Fsync bool `yaml:"fsync"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the address of the /metrics HTTP server; empty disables it.
+	Listen string `yaml:"listen"`
+}
+
+// Limits bound client input.
+type Limits struct {
+	// MaxMessageSize bounds any client message but CopyData. Default 64 MiB.
+	MaxMessageSize int `yaml:"max_message_size"`
+	// StartupTimeout bounds the startup and authentication phase. Default 30s.
+	StartupTimeout time.Duration `yaml:"startup_timeout"`
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(b)
+}
+
+// Parse decodes and validates a configuration document.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalWithOptions(b, &c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Defaults.
+const (
+	DefaultListen             = "127.0.0.1:15432"
+	DefaultMaxMessageSize     = 64 << 20
+	DefaultMaxStatementBytes  = 4096
+	DefaultGroupsClaim        = "groups"
+	DefaultCacheSize          = 10000
+	DefaultStartupTimeout     = 30 * time.Second
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultCheckpointInterval = time.Minute
+)
+
+// Validate checks every field and fills in defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if len(c.Endpoints) == 0 {
+		bad("endpoints: at least one endpoint is required")
+	}
+	names := map[string]bool{}
+	listens := map[string]bool{}
+	for i := range c.Endpoints {
+		e := &c.Endpoints[i]
+		where := fmt.Sprintf("endpoints[%d]", i)
+		if e.Name == "" {
+			bad("%s.name: required", where)
+		} else if names[e.Name] {
+			bad("%s.name: duplicate endpoint %q", where, e.Name)
+		}
+		names[e.Name] = true
+		if e.Listen == "" && i == 0 {
+			e.Listen = DefaultListen
+		}
+		if _, err := netip.ParseAddrPort(e.Listen); err != nil {
+			bad("%s.listen: %q is not ip:port: %v", where, e.Listen, err)
+		} else if listens[e.Listen] {
+			bad("%s.listen: %s is used by another endpoint", where, e.Listen)
+		}
+		listens[e.Listen] = true
+		if e.Upstream.Address == "" {
+			bad("%s.upstream.address: required", where)
+		}
+		switch e.Upstream.SSLMode {
+		case "":
+			e.Upstream.SSLMode = "prefer"
+		case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+		default:
+			bad("%s.upstream.sslmode: unknown mode %q", where, e.Upstream.SSLMode)
+		}
+		if e.Upstream.ConnectTimeout == 0 {
+			e.Upstream.ConnectTimeout = DefaultConnectTimeout
+		}
+		if len(e.Roles) == 0 {
+			bad("%s.roles: at least one group-to-user mapping is required", where)
+		}
+		for j, r := range e.Roles {
+			rw := fmt.Sprintf("%s.roles[%d]", where, j)
+			if r.Group == "" {
+				bad("%s.group: required", rw)
+			}
+			if r.User == "" {
+				bad("%s.user: required", rw)
+			}
+			if r.PasswordFile != "" && r.PasswordEnv != "" {
+				bad("%s: set password_file or password_env, not both", rw)
+			}
+		}
+	}
+	if c.Identity.Issuer == "" {
+		bad("identity.issuer: required")
+	}
+	if c.Identity.Audience == "" {
+		bad("identity.audience: required")
+	}
+	if c.Identity.GroupsClaim == "" {
+		c.Identity.GroupsClaim = DefaultGroupsClaim
+	}
+	if len(c.Identity.Algorithms) == 0 {
+		c.Identity.Algorithms = []string{"RS256", "ES256"}
+	}
+	for _, a := range c.Identity.Algorithms {
+		if strings.HasPrefix(strings.ToUpper(a), "HS") || strings.EqualFold(a, "none") {
+			bad("identity.algorithms: %s is not allowed (symmetric or unsigned)", a)
+		}
+	}
+	if c.Policy.CacheSize == 0 {
+		c.Policy.CacheSize = DefaultCacheSize
+	} else if c.Policy.CacheSize < 0 {
+		bad("policy.cache_size: must be positive")
+	}
+	if c.Policy.Watch == nil {
+		t := true
+		c.Policy.Watch = &t
+	}
+	if c.Audit.Path == "" {
+		bad("audit.path: required (the audit log cannot be disabled)")
+	}
+	if c.Audit.MaxStatementBytes == 0 {
+		c.Audit.MaxStatementBytes = DefaultMaxStatementBytes
+	} else if c.Audit.MaxStatementBytes < 64 {
+		bad("audit.max_statement_bytes: must be at least 64")
+	}
+	if c.Audit.CheckpointInterval == 0 {
+		c.Audit.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.Metrics.Listen != "" {
+		if _, err := netip.ParseAddrPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen: %q is not ip:port: %v", c.Metrics.Listen, err)
+		}
+	}
+	if c.Limits.MaxMessageSize == 0 {
+		c.Limits.MaxMessageSize = DefaultMaxMessageSize
+	} else if c.Limits.MaxMessageSize < 1024 {
+		bad("limits.max_message_size: must be at least 1024")
+	}
+	if c.Limits.StartupTimeout == 0 {
+		c.Limits.StartupTimeout = DefaultStartupTimeout
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/config"
+	"github.com/interlock-dev/interlock/daemon/identity"
+	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/proxy"
+	"github.com/interlock-dev/interlock/daemon/upstream"
+	"github.com/interlock-dev/interlock/policy"
+)
+
+// Options are run-time settings that are not part of the config file.
+type Options struct {
+	Logger *slog.Logger
+	// Ready, if set, is called once every listener is bound.
+	Ready func(*Daemon)
+}
+
+// Daemon is a running interlockd.
+type Daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	Metrics *metrics.Metrics
+	Policy  *policy.Engine
+	Audit   *audit.Log
+	Proxy   *proxy.Server
+	metrics net.Listener
+}
+
+// MetricsAddr is the bound metrics address, or nil.
+func (d *Daemon) MetricsAddr() net.Addr {
+	if d.metrics == nil {
+		return nil
+	}
+	return d.metrics.Addr()
+}
+
+// Run starts interlockd and blocks until ctx ends or a component fails.
+func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d := &Daemon{cfg: cfg, log: log, Metrics: metrics.New()}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var key []byte
+	if cfg.Audit.SigningKeyFile != "" {
+		k, err := audit.PrivateKeyFromFile(cfg.Audit.SigningKeyFile)
+		if err != nil {
+			return fmt.Errorf("audit signing key: %w", err)
+		}
+		key = k
+	}
+	d.Audit, err = audit.Open(ctx, audit.Config{
+		Path:               cfg.Audit.Path,
+		SigningKey:         key,
+		CheckpointInterval: cfg.Audit.CheckpointInterval,
+		RotateBytes:        cfg.Audit.RotateBytes,
+		Fsync:              cfg.Audit.Fsync,
+		MaxStatementBytes:  cfg.Audit.MaxStatementBytes,
+		Logger:             log,
+	})
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	defer func() { err = errors.Join(err, d.Audit.Close()) }()
+
+	verifier, err := identity.New(ctx, identity.Config{
+		Issuer:      cfg.Identity.Issuer,
+		Audience:    cfg.Identity.Audience,
+		GroupsClaim: cfg.Identity.GroupsClaim,
+		Algorithms:  cfg.Identity.Algorithms,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+
+	d.Policy, err = policy.New(ctx, policy.Config{
+		Paths:     cfg.Policy.Paths,
+		Data:      cfg.Policy.Data,
+		CacheSize: cfg.Policy.CacheSize,
+		Logger:    log,
+		Observer:  d.Metrics.PolicyObserver(),
+	})
+	if err != nil {
+		return fmt.Errorf("load policy: %w", err)
+	}
+	defer d.Policy.Close()
+	if *cfg.Policy.Watch && len(cfg.Policy.Paths) > 0 {
+		go func() {
+			if err := d.Policy.Watch(ctx); err != nil && ctx.Err() == nil {
+				log.Error("policy watch stopped", "err", err)
+			}
+		}()
+	}
+	go d.reloadOnSIGHUP(ctx)
+
+	eps := make([]proxy.Endpoint, 0, len(cfg.Endpoints))
+	for _, e := range cfg.Endpoints {
+		dialer, err := upstream.New(upstream.Config{
+			Address:        e.Upstream.Address,
+			SSLMode:        e.Upstream.SSLMode,
+			SSLRootCert:    e.Upstream.SSLRootCert,
+			Mark:           cfg.UpstreamMark,
+			ConnectTimeout: e.Upstream.ConnectTimeout,
+		})
+		if err != nil {
+			return fmt.Errorf("endpoint %s: %w", e.Name, err)
+		}
+		eps = append(eps, proxy.Endpoint{
+			Name: e.Name, Labels: e.Labels, Listen: e.Listen,
+			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles,
+		})
+	}
+	d.Proxy, err = proxy.New(ctx, proxy.Config{
+		Endpoints:         eps,
+		Verifier:          verifier,
+		Policy:            d.Policy,
+		Audit:             d.Audit,
+		Metrics:           d.Metrics,
+		Logger:            log,
+		MaxMessageSize:    cfg.Limits.MaxMessageSize,
+		StartupTimeout:    cfg.Limits.StartupTimeout,
+		MaxStatementBytes: cfg.Audit.MaxStatementBytes,
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Proxy.Close()
+
+	errc := make(chan error, 2)
+	running := 0
+	if cfg.Metrics.Listen != "" {
+		d.metrics, err = net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		running++
+		go func() { errc <- d.Metrics.ServeListener(ctx, d.metrics) }()
+	}
+	for _, e := range cfg.Endpoints {
+		log.Info("listening", "endpoint", e.Name, "addr", d.Proxy.Addr(e.Name).String(), "upstream", e.Upstream.Address)
+	}
+	if opts.Ready != nil {
+		opts.Ready(d)
+	}
+	running++
+	go func() { errc <- d.Proxy.Serve(ctx) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		running--
+	}
+	// Stop everything; Serve returns once every session has ended.
+	cancel()
+	for ; running > 0; running-- {
+		err = errors.Join(err, <-errc)
+	}
+	log.Info("interlockd stopped")
+	return err
+}
+
+func (d *Daemon) reloadOnSIGHUP(ctx context.Context) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			if err := d.Policy.Reload(ctx); err != nil {
+				d.log.Error("policy reload on SIGHUP failed; keeping the last good policy", "err", err)
+			} else {
+				d.log.Info("policy reloaded on SIGHUP")
+			}
+		}
+	}
+}

@@ -1,0 +1,434 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/pgwire"
+	"github.com/interlock-dev/interlock/policy"
+)
+
+// deniedSQL replaces a denied statement on its way upstream. It can never
+// parse, so the server answers it with an error (which the proxy rewrites
+// into the policy's) and handles transaction state and error recovery
+// exactly as for any failed statement.
+const deniedSQL = "INTERLOCK_STATEMENT_DENIED_BY_POLICY"
+
+// streamAbove is the size above which CopyData and DataRow messages are
+// streamed through instead of buffered.
+const streamAbove = 256 << 10
+
+// prepared is a statement the client created with Parse.
+type prepared struct {
+	name string
+	text string
+	sum  [sha256.Size]byte
+	scs  policy.SCS
+}
+
+// frontendState is owned by the frontend loop.
+type frontendState struct {
+	stmt       uint64 // statements numbered in this session
+	discarding bool   // after a denial in the extended protocol, until Sync
+	named      map[string]*prepared
+	unnamed    *prepared
+	portals    map[string]*prepared
+	unnamedP   *prepared
+	body       audit.Body
+	terminated bool
+}
+
+// errClientGone ends the frontend loop when the client disconnects.
+var errClientGone = errors.New("client disconnected")
+
+// frontendLoop reads client messages, checks and forwards them.
+func (sess *session) frontendLoop(ctx context.Context) error {
+	fe := &sess.fe
+	fe.named = map[string]*prepared{}
+	fe.portals = map[string]*prepared{}
+	limit := sess.srv.cfg.MaxMessageSize
+	for {
+		typ, n, err := sess.cr.NextHeader()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errClientGone, err)
+		}
+		if typ == 'd' && n > streamAbove {
+			// Large CopyData: no size limit, streamed through.
+			if fe.discarding {
+				err = sess.cr.Discard()
+			} else {
+				err = sess.cr.Stream(sess.uw)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if typ != 'd' && n > limit {
+			sess.terminate(pgwire.Fatal(pgwire.CodeProgramLimitExceeded,
+				fmt.Sprintf("message of type %q is %d bytes; Interlock's limit is %d bytes (limits.max_message_size)", typ, n, limit)))
+			return fmt.Errorf("client message too large: %d bytes", n)
+		}
+		msg, err := sess.cr.Body()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errClientGone, err)
+		}
+		if err := sess.onClientMessage(ctx, msg); err != nil {
+			return err
+		}
+		if fe.terminated {
+			return sess.uw.Flush()
+		}
+		if sess.cr.Buffered() == 0 || sess.uw.Full() {
+			if err := sess.uw.Flush(); err != nil {
+				return fmt.Errorf("write upstream: %w", err)
+			}
+		}
+	}
+}
+
+func (sess *session) onClientMessage(ctx context.Context, msg pgwire.Msg) error {
+	fe := &sess.fe
+	if fe.discarding && msg.Type != 'S' && msg.Type != 'X' {
+		return nil // the server would ignore it too, until Sync
+	}
+	switch msg.Type {
+	case 'Q':
+		return sess.onQuery(ctx, msg)
+	case 'P':
+		return sess.onParse(ctx, msg)
+	case 'B':
+		return sess.onBind(msg)
+	case 'E':
+		return sess.onExecute(ctx, msg)
+	case 'D':
+		sess.forward(msg, opDescribe)
+	case 'C':
+		sess.onClose(msg)
+	case 'S':
+		fe.discarding = false
+		sess.forward(msg, opSync)
+	case 'H':
+		sess.uw.Append(msg.Raw)
+	case 'F':
+		return sess.onFunctionCall(ctx, msg)
+	case 'd', 'c', 'f':
+		// COPY FROM STDIN data: the statement that started it was checked.
+		sess.uw.Append(msg.Raw)
+	case 'X':
+		sess.uw.Append(msg.Raw)
+		fe.terminated = true
+	default:
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, fmt.Sprintf("invalid frontend message type %d", msg.Type)))
+		return fmt.Errorf("invalid frontend message type %d", msg.Type)
+	}
+	return nil
+}
+
+func (sess *session) forward(msg pgwire.Msg, kind opKind) {
+	sess.ops.push(op{kind: kind})
+	sess.uw.Append(msg.Raw)
+}
+
+// scsMode is what the proxy knows of standard_conforming_strings now.
+func (sess *session) scsMode() policy.SCS {
+	if sess.ops.len() > 0 {
+		// Statements in flight may change it before the server parses
+		// this one.
+		return policy.SCSUnknown
+	}
+	sess.stateMu.Lock()
+	on := sess.scs
+	sess.stateMu.Unlock()
+	if on {
+		return policy.SCSOn
+	}
+	return policy.SCSOff
+}
+
+// precheck returns a denial that applies to any statement of the session,
+// before policy: an encoding the analysis cannot read safely.
+func (sess *session) precheck() string {
+	sess.stateMu.Lock()
+	enc := sess.encoding
+	sess.stateMu.Unlock()
+	if !safeEncoding(enc) {
+		return fmt.Sprintf("client_encoding %s is not supported by Interlock (its multibyte characters can hide quotes and backslashes); use UTF8", enc)
+	}
+	return ""
+}
+
+// onQuery handles a simple-protocol Query: every statement in it is
+// decided; if any is denied, none runs.
+func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
+	text := cstring(msg.Body)
+	var res *policy.Result
+	reason := sess.precheck()
+	if reason == "" {
+		var err error
+		res, err = sess.check.Check(ctx, text, sess.scsMode())
+		reason = sess.verdict(res, err)
+	}
+	fe := &sess.fe
+	first := fe.stmt + 1
+	if reason != "" {
+		sess.auditDenied(res, text, reason, "simple")
+		sess.substituteQuery(reason)
+		return nil
+	}
+	for i := range res.Statements {
+		fe.stmt++
+		sess.statementRecord(&fe.body, fe.stmt, &res.Statements[i], len(res.Statements), text, nil, res.Cached, "simple")
+		if i < len(res.Statements)-1 {
+			sess.srv.cfg.Audit.Defer(fe.body)
+			continue
+		}
+		if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
+			sess.auditFailed(err)
+			fe.stmt = first - 1
+			sess.substituteQuery("the audit log cannot be written, so no statement can run")
+			return nil
+		}
+	}
+	sess.countStatements(res, true)
+	sess.ops.push(op{kind: opQuery, first: first, count: len(res.Statements), start: time.Now()})
+	sess.uw.Append(msg.Raw)
+	return nil
+}
+
+// verdict turns a policy result into a denial reason, or "" to run it.
+func (sess *session) verdict(res *policy.Result, err error) string {
+	if err != nil {
+		sess.log.Warn("policy evaluation", "err", err)
+	}
+	switch {
+	case res == nil:
+		return "policy could not be evaluated"
+	case !res.Allowed():
+		return res.Decision.Reason
+	}
+	return ""
+}
+
+// substituteQuery sends the failing substitute in place of a Query and
+// arranges for the server's error to be replaced by the denial.
+func (sess *session) substituteQuery(reason string) {
+	sess.countStatements(nil, false)
+	sess.ops.push(op{kind: opQuery, deny: denial(reason), start: time.Now()})
+	_ = sess.uw.Send(&pgproto3.Query{String: deniedSQL})
+}
+
+// denial is the error a client gets for a denied statement.
+func denial(reason string) *pgproto3.ErrorResponse {
+	e := pgwire.Error(pgwire.CodeInsufficientPrivilege, "Interlock denied this statement: "+reason)
+	e.Hint = "Policy decides what each identity may run; ask your administrator if you need access."
+	return e
+}
+
+// onParse decides a Parse message when it arrives; a denied Parse is
+// replaced and the rest of the pipeline is skipped until Sync, as the
+// server would after an error.
+func (sess *session) onParse(ctx context.Context, msg pgwire.Msg) error {
+	name, rest, ok := cut(msg.Body)
+	text, _, ok2 := cut(rest)
+	if !ok || !ok2 {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Parse message"))
+		return errors.New("invalid Parse message")
+	}
+	fe := &sess.fe
+	scs := sess.scsMode()
+	// The prepared statement outlives the read buffer: copy its text.
+	textS := string(text)
+	var res *policy.Result
+	reason := sess.precheck()
+	if reason == "" {
+		var err error
+		res, err = sess.check.CheckParse(ctx, string(name), textS, scs)
+		reason = sess.verdict(res, err)
+	}
+	if reason == "" && len(res.Statements) > 1 {
+		reason = "cannot insert multiple commands into a prepared statement"
+	}
+	if reason != "" {
+		sess.auditDenied(res, textS, reason, "extended")
+		sess.countStatements(nil, false)
+		if len(name) == 0 {
+			fe.unnamed = nil
+		}
+		sess.ops.push(op{kind: opParse, deny: denial(reason), start: time.Now()})
+		_ = sess.uw.Send(&pgproto3.Parse{Name: string(name), Query: deniedSQL})
+		fe.discarding = true
+		return nil
+	}
+	p := &prepared{name: string(name), text: textS, sum: sha256.Sum256([]byte(textS)), scs: scs}
+	if len(name) == 0 {
+		fe.unnamed = p
+	} else {
+		fe.named[p.name] = p
+	}
+	sess.forward(msg, opParse)
+	return nil
+}
+
+func (sess *session) onBind(msg pgwire.Msg) error {
+	portal, rest, ok := cut(msg.Body)
+	stmt, _, ok2 := cut(rest)
+	if !ok || !ok2 {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Bind message"))
+		return errors.New("invalid Bind message")
+	}
+	fe := &sess.fe
+	var p *prepared
+	if len(stmt) == 0 {
+		p = fe.unnamed
+	} else {
+		p = fe.named[string(stmt)]
+	}
+	if len(portal) == 0 {
+		fe.unnamedP = p
+	} else if p != nil {
+		fe.portals[string(portal)] = p
+	} else {
+		delete(fe.portals, string(portal))
+	}
+	sess.forward(msg, opBind)
+	return nil
+}
+
+// onExecute audits the statement behind a portal before it runs. The
+// decision is re-checked (a memo hit) so a policy reload applies to
+// statements prepared before it.
+func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
+	portal, _, ok := cut(msg.Body)
+	if !ok {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Execute message"))
+		return errors.New("invalid Execute message")
+	}
+	fe := &sess.fe
+	p := fe.unnamedP
+	if len(portal) != 0 {
+		p = fe.portals[string(portal)]
+	}
+	var res *policy.Result
+	var reason string
+	if p == nil {
+		// A portal the proxy did not see bound (e.g. a SQL cursor): the
+		// proxy cannot tell what it runs, so it is refused.
+		reason = fmt.Sprintf("portal %q was not created through this session's Bind", portal)
+	} else if reason = sess.precheck(); reason == "" {
+		var err error
+		res, err = sess.check.Check(ctx, p.text, p.scs)
+		reason = sess.verdict(res, err)
+	}
+	if reason != "" {
+		text := ""
+		if p != nil {
+			text = p.text
+		}
+		sess.auditDenied(res, text, reason, "extended")
+		sess.countStatements(nil, false)
+		sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
+		_ = sess.uw.Send(&pgproto3.Parse{Name: "", Query: deniedSQL})
+		fe.unnamed = nil
+		fe.discarding = true
+		return nil
+	}
+	fe.stmt++
+	var c *policy.Checked
+	if len(res.Statements) > 0 {
+		c = &res.Statements[0]
+	}
+	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended")
+	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
+		fe.stmt--
+		sess.auditFailed(err)
+		sess.ops.push(op{kind: opExecute, deny: denial("the audit log cannot be written, so no statement can run"), start: time.Now()})
+		_ = sess.uw.Send(&pgproto3.Parse{Name: "", Query: deniedSQL})
+		fe.unnamed = nil
+		fe.discarding = true
+		return nil
+	}
+	sess.countStatements(res, true)
+	sess.ops.push(op{kind: opExecute, first: fe.stmt, count: 1, start: time.Now()})
+	sess.uw.Append(msg.Raw)
+	return nil
+}
+
+func (sess *session) onClose(msg pgwire.Msg) {
+	if len(msg.Body) >= 2 {
+		fe := &sess.fe
+		name, _, _ := cut(msg.Body[1:])
+		switch msg.Body[0] {
+		case 'S':
+			if len(name) == 0 {
+				fe.unnamed = nil
+			} else {
+				delete(fe.named, string(name))
+			}
+		case 'P':
+			if len(name) == 0 {
+				fe.unnamedP = nil
+			} else {
+				delete(fe.portals, string(name))
+			}
+		}
+	}
+	sess.forward(msg, opClose)
+}
+
+// onFunctionCall refuses the FunctionCall message: it names a function by
+// OID, which the proxy does not resolve, so it cannot be checked.
+func (sess *session) onFunctionCall(ctx context.Context, msg pgwire.Msg) error {
+	var fc pgproto3.FunctionCall
+	if err := fc.Decode(msg.Body); err != nil {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid FunctionCall message"))
+		return err
+	}
+	reason := fmt.Sprintf("the FunctionCall protocol message (function OID %d) is not allowed through Interlock; call the function with SELECT instead", fc.Function)
+	sess.auditDenied(nil, fmt.Sprintf("FunctionCall oid=%d", fc.Function), reason, "function_call")
+	sess.substituteQuery(reason)
+	return nil
+}
+
+// countStatements counts decided statements by decision and kind.
+func (sess *session) countStatements(res *policy.Result, allowed bool) {
+	m := sess.srv.cfg.Metrics
+	decision := "deny"
+	if allowed {
+		decision = "allow"
+	}
+	if res == nil {
+		m.Statement(decision, "unknown").Inc()
+		return
+	}
+	for i := range res.Statements {
+		m.Statement(decision, primaryKind(res.Statements[i].Statement)).Inc()
+	}
+}
+
+// cstring returns the NUL-terminated string at the start of b without
+// copying. It aliases b, so it must not outlive the message.
+func cstring(b []byte) string {
+	s, _, _ := cut(b)
+	if len(s) == 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], len(s))
+}
+
+// cut splits b at the first NUL.
+func cut(b []byte) (before, after []byte, ok bool) {
+	for i, c := range b {
+		if c == 0 {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}

@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"time"
+	"unsafe"
+
+	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/policy"
+	"github.com/interlock-dev/interlock/policy/analysis"
+)
+
+// typeConnectionRejected records a connection refused before a session
+// started (bad token, no role, upstream down).
+const typeConnectionRejected = "connection_rejected"
+
+// audit writes a record outside the statement path, logging a failure.
+func (s *Server) audit(b *audit.Body) {
+	if err := s.cfg.Audit.Write(*b); err != nil {
+		s.cfg.Metrics.AuditWriteErrors.Inc()
+		s.log.Error("audit write", "err", err)
+		return
+	}
+	s.cfg.Metrics.AuditRecords.Inc()
+}
+
+func (sess *session) auditFailed(err error) {
+	sess.srv.cfg.Metrics.AuditWriteErrors.Inc()
+	sess.log.Error("audit write failed; statement refused", "err", err)
+}
+
+func (sess *session) sessionStartRecord(b *audit.Body) {
+	b.Reset(audit.TypeSessionStart)
+	b.Str("session", sess.id).
+		Str("user", sess.ident.Subject).
+		Str("email", sess.ident.Email).
+		Strs("groups", sess.ident.Groups).
+		Str("issuer", sess.ident.Issuer).
+		Str("auth", "token").
+		Str("client_addr", sess.client.RemoteAddr().String()).
+		Str("endpoint", sess.ep.Name).
+		Str("database", sess.params["database"]).
+		Str("application_name", sess.params["application_name"]).
+		Str("upstream_user", sess.upUser)
+}
+
+// statementRecord fills b with a statement record. text is the whole
+// message text (bounded in the record, hashed in full); sum is its SHA-256
+// when already known. c is nil when the text could not be analysed.
+func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked, count int, text string, sum *[sha256.Size]byte, cached bool, protocol string) {
+	b.Reset(audit.TypeStatement)
+	b.Str("session", sess.id).Uint("stmt", n).Str("user", sess.ident.Subject)
+	if c != nil && count > 1 {
+		b.Int("index", int64(c.Index)).Int("count", int64(count))
+	}
+	b.StrMax("text", text, sess.srv.cfg.MaxStatementBytes)
+	if sum != nil {
+		b.Hex("text_sha256", sum[:])
+	} else {
+		b.SHA256("text_sha256", text)
+	}
+	b.Str("protocol", protocol)
+	if c != nil {
+		analysisFields(b, c.Statement)
+		if c.Prepared != nil {
+			b.Str("executes_fingerprint", c.Prepared.Fingerprint)
+		}
+		decisionFields(b, c.Decision)
+	}
+	b.Bool("cached", cached)
+}
+
+func analysisFields(b *audit.Body, st *analysis.Statement) {
+	if st == nil {
+		return
+	}
+	b.Str("fingerprint", st.Fingerprint).
+		Str("command", st.Command).
+		Strs("kinds", st.Kinds).
+		Strs("tables_read", st.TablesRead).
+		Strs("tables_written", st.TablesWritten)
+	if len(st.Functions) > 0 {
+		b.Strs("functions", st.Functions)
+	}
+}
+
+func decisionFields(b *audit.Body, d policy.Decision) {
+	if d.Allow {
+		b.Str("decision", "allow")
+	} else {
+		b.Str("decision", "deny")
+	}
+	b.Str("reason", d.Reason)
+}
+
+// auditDenied records a refused text. res may be nil (refused before
+// policy) and may hold several statements.
+func (sess *session) auditDenied(res *policy.Result, text, reason, protocol string) {
+	fe := &sess.fe
+	fe.stmt++
+	b := &fe.body
+	b.Reset(audit.TypeStatement)
+	b.Str("session", sess.id).Uint("stmt", fe.stmt).Str("user", sess.ident.Subject)
+	b.StrMax("text", text, sess.srv.cfg.MaxStatementBytes)
+	b.SHA256("text_sha256", text)
+	b.Str("protocol", protocol)
+	if res != nil && len(res.Statements) == 1 {
+		analysisFields(b, res.Statements[0].Statement)
+	} else if res != nil {
+		var kinds []string
+		for _, c := range res.Statements {
+			if c.Statement != nil {
+				kinds = append(kinds, c.Statement.Kinds...)
+			}
+		}
+		b.Strs("kinds", kinds).Int("count", int64(len(res.Statements)))
+	}
+	b.Str("decision", "deny").Str("reason", reason)
+	if err := sess.srv.cfg.Audit.Write(*b); err != nil {
+		// The statement is refused anyway; the failure is counted.
+		sess.auditFailed(err)
+		return
+	}
+	sess.srv.cfg.Metrics.AuditRecords.Inc()
+}
+
+// resultRecord fills b with how statement n ended.
+func (sess *session) resultRecord(b *audit.Body, n uint64, tag []byte, errCode, errMsg string, d time.Duration, status string) {
+	b.Reset(audit.TypeStatementResult)
+	b.Str("session", sess.id).Uint("stmt", n).Str("status", status)
+	if len(tag) > 0 {
+		b.Str("tag", unsafe.String(&tag[0], len(tag)))
+		if rows, ok := tagRows(tag); ok {
+			b.Uint("rows", rows)
+		}
+	}
+	if errCode != "" {
+		b.Str("error_code", errCode).Str("error", errMsg)
+	}
+	b.Duration("duration", d)
+}
+
+func (sess *session) sessionEndRecord(b *audit.Body, reason string) {
+	b.Reset(audit.TypeSessionEnd)
+	b.Str("session", sess.id).Str("user", sess.ident.Subject).
+		Uint("statements", sess.fe.stmt).
+		Duration("duration", time.Since(sess.start)).
+		Str("reason", reason)
+}
+
+// primaryKind is the most consequential kind of a statement, for metrics.
+func primaryKind(st *analysis.Statement) string {
+	if st == nil || len(st.Kinds) == 0 {
+		return "unknown"
+	}
+	best, rank := st.Kinds[0], -1
+	for _, k := range st.Kinds {
+		if r := kindRank[k]; r > rank {
+			best, rank = k, r
+		}
+	}
+	return best
+}
+
+var kindRank = map[string]int{
+	analysis.KindSelect: 1, analysis.KindSet: 2, analysis.KindTransaction: 2, analysis.KindUtility: 3,
+	analysis.KindCopyTo: 4, analysis.KindInsert: 5, analysis.KindCopyFrom: 5, analysis.KindUpdate: 6,
+	analysis.KindMerge: 6, analysis.KindDelete: 7, analysis.KindProcedural: 8, analysis.KindFunctionCall: 8,
+	analysis.KindGrant: 9, analysis.KindRoleChange: 9, analysis.KindDDL: 10,
+}
+
+// tagRows returns the row count at the end of a command tag ("INSERT 0 5").
+func tagRows(tag []byte) (uint64, bool) {
+	i := len(tag)
+	for i > 0 && tag[i-1] >= '0' && tag[i-1] <= '9' {
+		i--
+	}
+	if i == len(tag) || i == 0 || tag[i-1] != ' ' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range tag[i:] {
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,233 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/config"
+	"github.com/interlock-dev/interlock/daemon/identity"
+	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/upstream"
+	"github.com/interlock-dev/interlock/policy"
+)
+
+// Endpoint is one protected database as the proxy serves it.
+type Endpoint struct {
+	Name   string
+	Labels map[string]string
+	// Listen is the client-facing address.
+	Listen string
+	// Database, when set, replaces the database the client asks for.
+	Database string
+	// Dialer reaches the upstream server.
+	Dialer *upstream.Dialer
+	// Roles map groups to brokered upstream users, first match wins.
+	Roles []config.Role
+}
+
+// Config configures a Server.
+type Config struct {
+	Endpoints []Endpoint
+	Verifier  *identity.Verifier
+	Policy    *policy.Engine
+	Audit     *audit.Log
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
+	// MaxMessageSize bounds client messages other than CopyData.
+	MaxMessageSize int
+	// StartupTimeout bounds the startup and authentication phase.
+	StartupTimeout time.Duration
+	// MaxStatementBytes bounds statement text in audit records.
+	MaxStatementBytes int
+}
+
+// Server accepts clients on every endpoint's listener.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	listeners []*listener
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	keys     map[cancelKey]*session
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type listener struct {
+	net.Listener
+	ep *Endpoint
+}
+
+// cancelKey is the BackendKeyData the proxy gives a client.
+type cancelKey struct {
+	pid    uint32
+	secret uint32
+}
+
+// New binds every endpoint's listener.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = config.DefaultMaxMessageSize
+	}
+	if cfg.StartupTimeout == 0 {
+		cfg.StartupTimeout = config.DefaultStartupTimeout
+	}
+	if cfg.MaxStatementBytes == 0 {
+		cfg.MaxStatementBytes = config.DefaultMaxStatementBytes
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Verifier == nil || cfg.Policy == nil || cfg.Audit == nil {
+		return nil, errors.New("proxy: verifier, policy and audit are required")
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: map[*session]struct{}{},
+		keys:     map[cancelKey]*session{},
+	}
+	var lc net.ListenConfig
+	for i := range cfg.Endpoints {
+		ep := &s.cfg.Endpoints[i]
+		ln, err := lc.Listen(ctx, "tcp", ep.Listen)
+		if err != nil {
+			_ = s.closeListeners()
+			return nil, fmt.Errorf("listen for endpoint %s: %w", ep.Name, err)
+		}
+		s.listeners = append(s.listeners, &listener{Listener: ln, ep: ep})
+	}
+	return s, nil
+}
+
+// Addr returns the bound address of the named endpoint's listener.
+func (s *Server) Addr(endpoint string) net.Addr {
+	for _, l := range s.listeners {
+		if l.ep.Name == endpoint {
+			return l.Addr()
+		}
+	}
+	return nil
+}
+
+// Serve accepts connections until ctx is done, then closes the listeners,
+// ends every session with an admin-shutdown error and waits for them.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		go func() { errc <- s.accept(ctx, l) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	_ = s.closeListeners()
+	s.mu.Lock()
+	s.closed = true
+	for sess := range s.sessions {
+		sess.terminate(shutdownErr)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) accept(ctx context.Context, l *listener) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("accept on %s: %w", l.Addr(), err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(ctx, c, l.ep)
+		}()
+	}
+}
+
+// Close closes the listeners. Serve's context ends the sessions.
+func (s *Server) Close() error { return s.closeListeners() }
+
+func (s *Server) closeListeners() error {
+	var errs []error
+	for _, l := range s.listeners {
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// register adds a session and gives it a unique cancel key.
+func (s *Server) register(sess *session) (cancelKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return cancelKey{}, false
+	}
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		k := cancelKey{pid: binary.BigEndian.Uint32(b[:4]) &^ (1 << 31), secret: binary.BigEndian.Uint32(b[4:])}
+		if k.pid == 0 {
+			continue
+		}
+		if _, dup := s.keys[k]; !dup {
+			s.keys[k] = sess
+			s.sessions[sess] = struct{}{}
+			return k, true
+		}
+	}
+}
+
+func (s *Server) unregister(sess *session) {
+	s.mu.Lock()
+	delete(s.keys, sess.key)
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// cancel handles a CancelRequest: it is forwarded to the upstream backend
+// of the session that owns the key; an unknown key is ignored, as the
+// server does.
+func (s *Server) cancel(ctx context.Context, pid uint32, secret []byte) {
+	if len(secret) != 4 {
+		s.cfg.Metrics.CancelRequests.WithLabelValues("unknown").Inc()
+		return
+	}
+	k := cancelKey{pid: pid, secret: binary.BigEndian.Uint32(secret)}
+	s.mu.Lock()
+	sess := s.keys[k]
+	s.mu.Unlock()
+	if sess == nil {
+		s.cfg.Metrics.CancelRequests.WithLabelValues("unknown").Inc()
+		return
+	}
+	if err := sess.cancelUpstream(ctx); err != nil {
+		s.cfg.Metrics.CancelRequests.WithLabelValues("error").Inc()
+		sess.log.Warn("forward cancel request", "err", err)
+		return
+	}
+	s.cfg.Metrics.CancelRequests.WithLabelValues("forwarded").Inc()
+}

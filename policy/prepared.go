@@ -1,0 +1,139 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/interlock-dev/interlock/policy/analysis"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Limits on what a session tracks of its prepared statements. A PREPARE
+// beyond them is denied rather than forgotten.
+const (
+	maxPreparedNames      = 4096
+	maxPreparedCandidates = 16
+)
+
+// prepared is what the session knows about one prepared-statement name.
+//
+// The proxy decides before the server runs anything, so it cannot know
+// whether a PREPARE or DEALLOCATE took effect (an earlier statement of the
+// same query may fail, a name may already exist). So a name keeps every
+// statement ever prepared under it (its candidates), DEALLOCATE removes
+// nothing, and EXECUTE is allowed only when every candidate is.
+type prepared struct {
+	cands []*candidate // oldest first
+}
+
+type candidate struct {
+	stmt *analysis.Statement // as EXECUTE runs it: Prepare cleared, Execute set
+	val  ast.Value
+	// dec is the decision for val under policy generation gen (0: none).
+	dec Decision
+	gen uint64
+}
+
+// recordPrepare records the statement that PREPARE name creates, and
+// returns the PREPARE's final decision (denied when limits are exceeded).
+func (s *Session) recordPrepare(name string, st *analysis.Statement, d Decision) Decision {
+	c := *st
+	c.Prepare, c.Execute, c.Command = "", name, "EXECUTE"
+	val, err := statementValue(&c)
+	if err != nil {
+		return Decision{Reason: err.Error()}
+	}
+	p := s.prepared[name]
+	if p == nil {
+		if len(s.prepared) >= maxPreparedNames {
+			return Decision{Reason: fmt.Sprintf("too many prepared statements in this session (interlock tracks at most %d)", maxPreparedNames)}
+		}
+		p = &prepared{}
+		s.prepared[name] = p
+	}
+	if slices.ContainsFunc(p.cands, func(x *candidate) bool { return x.val.Compare(val) == 0 }) {
+		return d
+	}
+	if len(p.cands) >= maxPreparedCandidates {
+		return Decision{Reason: fmt.Sprintf("prepared statement %q was prepared with too many different statements in this session", name)}
+	}
+	p.cands = append(p.cands, &candidate{stmt: &c, val: val})
+	return d
+}
+
+// decideExecute decides EXECUTE as the statements prepared under its name:
+// allowed only when every candidate is. Constants and function calls in
+// the EXECUTE's parameters are merged into each candidate's analysis.
+func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analysis.Statement) (Decision, *analysis.Statement, error) {
+	p := s.prepared[exec.Execute]
+	if p == nil || len(p.cands) == 0 {
+		return Decision{Reason: fmt.Sprintf("EXECUTE of prepared statement %q, which was not prepared through interlock in this session", exec.Execute)}, nil, nil
+	}
+	latest := p.cands[len(p.cands)-1].stmt
+	params := len(exec.Functions) > 0 || len(exec.TablesRead) > 0 || len(exec.TablesWritten) > 0
+	d := Decision{Allow: true}
+	for _, c := range p.cands {
+		if params {
+			m := mergeExecute(c.stmt, exec)
+			val, err := statementValue(m)
+			if err != nil {
+				return Decision{Reason: err.Error()}, latest, err
+			}
+			if d, err = s.eval(ctx, cur, val); err != nil || !d.Allow {
+				return d, latest, err
+			}
+			continue
+		}
+		if c.gen != cur.gen {
+			dec, err := s.eval(ctx, cur, c.val)
+			if err != nil {
+				return dec, latest, err
+			}
+			c.dec, c.gen = dec, cur.gen
+		}
+		if d = c.dec; !d.Allow {
+			return d, latest, nil
+		}
+	}
+	return d, latest, nil
+}
+
+// mergeExecute is the prepared statement c with the functions and tables
+// of the EXECUTE's parameters added.
+func mergeExecute(c, exec *analysis.Statement) *analysis.Statement {
+	m := *c
+	m.Functions = union(c.Functions, exec.Functions)
+	m.TablesRead = union(c.TablesRead, exec.TablesRead)
+	m.TablesWritten = union(c.TablesWritten, exec.TablesWritten)
+	m.UnfilteredWrite = c.UnfilteredWrite || exec.UnfilteredWrite
+	return &m
+}
+
+func union(a, b []string) []string {
+	u := append(slices.Clone(a), b...)
+	slices.Sort(u)
+	return slices.Compact(u)
+}
+
+// CheckParse checks the text of an extended-protocol Parse message that
+// creates the prepared statement name ("" for the unnamed one). When it is
+// allowed, SQL EXECUTE name resolves to it, as the server's namespace of
+// prepared statements is shared between the protocol and SQL.
+func (s *Session) CheckParse(ctx context.Context, name, text string, scs SCS) (*Result, error) {
+	r, err := s.Check(ctx, text, scs)
+	if name == "" || !r.Allowed() || len(r.Statements) != 1 {
+		return r, err
+	}
+	st := r.Statements[0].Statement
+	if st.Prepare != "" || st.Execute != "" || st.Deallocate != "" {
+		// Not recorded: an EXECUTE of name is then denied as unknown.
+		return r, err
+	}
+	if d := s.recordPrepare(name, st, r.Decision); !d.Allow {
+		c := r.Statements[0]
+		c.Decision = d
+		return newResult(r.gen, []Checked{c}), err
+	}
+	return r, err
+}

@@ -1,0 +1,29 @@
+# The default Interlock policy.
+#
+# interlockd evaluates data.interlock.decision once per statement (results
+# are cached per session context and statement shape). The input is
+# described in docs/policy.md: input.user, input.session, input.endpoint,
+# input.origin (absent when the connection was not redirected) and
+# input.statement, the analysis of one SQL statement.
+#
+# A decision is {"allow": bool, "reason": string}. Anything else, an
+# undefined decision or an evaluation error makes interlockd deny.
+package interlock
+
+default decision := {"allow": false, "reason": "no rule allows this statement"}
+
+decision := {"allow": false, "reason": concat("; ", sort(deny))} if {
+	count(deny) > 0
+} else := {"allow": true, "reason": sprintf("allowed for the %s role", [role])} if {
+	allowed
+}
+
+# allowed is the positive condition: a role, known kinds, each within the
+# role. deny rules then take away.
+allowed if {
+	level > 0
+	count(kinds) > 0
+	every k in kinds {
+		level >= required_level(k)
+	}
+}

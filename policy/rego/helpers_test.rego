@@ -1,0 +1,63 @@
+# Helpers for the default policy's tests.
+package interlock_test
+
+# stmt is a statement analysis with defaults for every field.
+stmt(over) := object.union(
+	{
+		"kinds": ["select"],
+		"command": "SELECT",
+		"tables_read": ["public.accounts"],
+		"tables_written": [],
+		"unfiltered_write": false,
+		"functions": [],
+		"settings": [],
+		"fingerprint": "0",
+		"explain": false,
+		"explain_analyze": false,
+		"copy_external": false,
+	},
+	over,
+)
+
+# mk builds an input for a user in groups, on an endpoint in environment
+# env, running statement s.
+mk(groups, env, s) := {
+	"user": {"sub": "u1", "email": "alice@example.com", "groups": groups},
+	"session": {"database": "app", "upstream_user": "app", "application_name": "psql", "client_addr": "127.0.0.1"},
+	"endpoint": {"name": "db", "labels": {"environment": env}},
+	"statement": s,
+}
+
+readers := ["readers"]
+
+writers := ["writers"]
+
+admins := ["admins"]
+
+select_ := stmt({})
+
+insert_ := stmt({"kinds": ["insert"], "command": "INSERT", "tables_written": ["public.accounts"]})
+
+update_ := stmt({"kinds": ["update"], "command": "UPDATE", "tables_written": ["public.accounts"]})
+
+delete_all := stmt({"kinds": ["delete"], "command": "DELETE", "tables_written": ["public.accounts"], "unfiltered_write": true})
+
+drop_table := stmt({"kinds": ["ddl"], "command": "DROP TABLE", "tables_read": [], "tables_written": ["public.accounts"]})
+
+truncate := stmt({"kinds": ["ddl"], "command": "TRUNCATE TABLE", "tables_read": [], "tables_written": ["public.accounts"]})
+
+create_table := stmt({"kinds": ["ddl"], "command": "CREATE TABLE", "tables_read": [], "tables_written": ["public.t"]})
+
+# allowed and denied evaluate the decision for an input; denied also
+# checks that the reason contains text.
+allowed(i) if {
+	d := data.interlock.decision with input as i
+	d.allow == true
+	d.reason != ""
+}
+
+denied(i, text) if {
+	d := data.interlock.decision with input as i
+	d.allow == false
+	contains(d.reason, text)
+}

@@ -1,0 +1,98 @@
+# The deny rules. Each adds a reason for the person who ran the statement;
+# a statement is allowed only when there is none.
+package interlock
+
+production if input.endpoint.labels.environment in production_environments
+
+statement := object.get(input, "statement", {})
+
+# Who may connect at all.
+deny contains msg if {
+	group_level == 0
+	msg := sprintf("%s is in none of the groups that grant access (readers: %v, writers: %v, admins: %v)", [who, reader_groups, writer_groups, admin_groups])
+}
+
+deny contains msg if {
+	group_level > 0
+	level == 0
+	msg := sprintf("%s may not run statements from the process that opened this connection", [who])
+}
+
+# What a statement is.
+deny contains "the statement has no kind the policy recognises" if count(kinds) == 0
+
+deny contains msg if {
+	some k in kinds
+	not kind_level[k]
+	msg := sprintf("statement kind %q is unknown to the policy", [k])
+}
+
+# Which role each kind needs.
+deny contains msg if {
+	level > 0
+	some k in kinds
+	need := required_level(k)
+	level < need
+	msg := sprintf("%s statements need the %s role; %s has the %s role%s", [kind_label(k), role_names[need], who, role, origin_note])
+}
+
+# Production.
+deny contains "UPDATE or DELETE without a WHERE clause that references a column is not allowed on production" if {
+	production
+	statement.unfiltered_write
+}
+
+destructive if startswith(statement.command, "DROP ")
+
+destructive if statement.command == "TRUNCATE TABLE"
+
+deny contains msg if {
+	production
+	destructive
+	msg := sprintf("%s is not allowed on production, not even for admins", [statement.command])
+}
+
+deny contains msg if {
+	production
+	is_admin
+	not destructive
+	some k in kinds
+	k in {"ddl", "grant"}
+	not in_any(production_ddl_groups)
+	msg := production_ddl_reason
+}
+
+production_ddl_reason := sprintf("%s on production is reserved for the groups %v", [statement.command, production_ddl_groups]) if {
+	count(production_ddl_groups) > 0
+} else := sprintf("%s on production is not allowed: change the schema and grants outside production, or configure groups.production_ddl", [statement.command])
+
+# Files and programs on the database server.
+deny contains "COPY to or from a file or program on the database server is not allowed" if {
+	statement.copy_external
+}
+
+# search_path decides which table an unqualified name means; the analysis
+# assumes public.*, so only admins may change it.
+deny contains "changing search_path is reserved for admins (unqualified table names are checked as public.*)" if {
+	not is_admin
+	"search_path" in object.get(statement, "settings", [])
+	statement.command != "SHOW"
+}
+
+# Dangerous functions.
+deny contains msg if {
+	not is_admin
+	some f in object.get(statement, "functions", [])
+	denied_function(f)
+	msg := sprintf("function %s is not allowed for the %s role", [f, role])
+}
+
+denied_function(f) if function_base(f) in denied_functions
+
+denied_function(f) if {
+	some p in denied_function_prefixes
+	startswith(function_base(f), p)
+}
+
+# function_base is the function name without its schema, lower case.
+function_base(f) := lower(parts[count(parts) - 1]) if parts := split(f, ".")

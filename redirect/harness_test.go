@@ -1,0 +1,343 @@
+package redirect
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/interlock-dev/interlock/testenv"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	dbPort   = 5432             // the protected endpoint's port inside the netns
+	testMark = 0x1c0c4b42       // the daemon mark the tests configure
+	waitFor  = 10 * time.Second // upper bound of every wait in these tests
+)
+
+// requireBPF fails the test unless it runs as root on a kernel with what the
+// redirect needs; under testing.Short() it skips instead.
+func requireBPF(tb testing.TB) {
+	tb.Helper()
+	testenv.RequireRoot(tb)
+	checks := []struct {
+		what string
+		err  error
+	}{
+		{"cgroup sock_addr programs (CONFIG_CGROUP_BPF)", features.HaveProgramType(ebpf.CGroupSockAddr)},
+		{"sockops programs (CONFIG_CGROUP_BPF)", features.HaveProgramType(ebpf.SockOps)},
+		{"LPM trie maps", features.HaveMapType(ebpf.LPMTrie)},
+		{"socket storage maps (CONFIG_BPF_SYSCALL, Linux 5.2+)", features.HaveMapType(ebpf.SkStorage)},
+	}
+	for _, c := range checks {
+		if c.err == nil {
+			continue
+		}
+		msg := "kernel lacks " + c.what + ": " + c.err.Error() + "; the redirect needs Linux 6.1+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF"
+		if testing.Short() {
+			tb.Skip("skipping in -short mode: " + msg)
+		}
+		tb.Fatal(msg)
+	}
+}
+
+// newPinDir makes a throwaway pin dir on bpffs; cleanup uninstalls whatever
+// is pinned there.
+func newPinDir(tb testing.TB) string {
+	tb.Helper()
+	if err := ensurePinDir(defaultBPFFS); err != nil {
+		tb.Fatalf("bpffs: %v", err)
+	}
+	dir, err := os.MkdirTemp(defaultBPFFS, "interlock-test-")
+	if err != nil {
+		tb.Fatalf("make pin dir: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := Uninstall(context.Background(), dir); err != nil {
+			tb.Errorf("uninstall: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// acceptor is a TCP listener that accepts in the background and counts.
+type acceptor struct {
+	ln    net.Listener
+	conns chan net.Conn
+	count atomic.Int64
+}
+
+func newAcceptor(tb testing.TB, ln net.Listener) *acceptor {
+	a := &acceptor{ln: ln, conns: make(chan net.Conn, 64)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.count.Add(1)
+			select {
+			case a.conns <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-a.conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return a
+}
+
+// listenLocal is a stand-in for an interlockd listener on loopback.
+func listenLocal(tb testing.TB, network, addr string) *acceptor {
+	tb.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	return newAcceptor(tb, ln)
+}
+
+func (a *acceptor) addr() netip.AddrPort {
+	return a.ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// accept waits for the next accepted connection.
+func (a *acceptor) accept(tb testing.TB) net.Conn {
+	tb.Helper()
+	select {
+	case c := <-a.conns:
+		tb.Cleanup(func() { c.Close() })
+		return c
+	case <-time.After(waitFor):
+		tb.Fatalf("%s accepted nothing within %s", a.addr(), waitFor)
+		return nil
+	}
+}
+
+// env is one test's world: a cgroup, a netns holding the "databases", fake
+// daemon listeners on loopback and a pin dir.
+type env struct {
+	cg     *testenv.Cgroup
+	ns     *testenv.NetNS
+	pinDir string
+	db4    *acceptor // PeerAddr4:5432 inside the netns
+	db6    *acceptor // [PeerAddr6]:5432 inside the netns
+	d4     *acceptor // 127.0.0.1:random, the "daemon"
+	d6     *acceptor // [::1]:random
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	requireBPF(t)
+	e := &env{cg: testenv.NewCgroup(t), ns: testenv.NewNetNS(t), pinDir: newPinDir(t)}
+	e.db4 = newAcceptor(t, e.ns.ListenTB(t, "tcp4", netip.AddrPortFrom(e.ns.PeerAddr4, dbPort).String()))
+	e.db6 = newAcceptor(t, e.ns.ListenTB(t, "tcp6", netip.AddrPortFrom(e.ns.PeerAddr6, dbPort).String()))
+	e.d4 = listenLocal(t, "tcp4", "127.0.0.1:0")
+	e.d6 = listenLocal(t, "tcp6", "[::1]:0")
+	return e
+}
+
+func (e *env) config() Config {
+	return Config{CgroupPath: e.cg.Path, PinDir: e.pinDir, Mark: testMark}
+}
+
+func (e *env) db4Addr() netip.AddrPort { return netip.AddrPortFrom(e.ns.PeerAddr4, dbPort) }
+func (e *env) db6Addr() netip.AddrPort { return netip.AddrPortFrom(e.ns.PeerAddr6, dbPort) }
+
+// newRedirector installs the redirect for the env's cgroup; cleanup closes it
+// (the pin dir's cleanup uninstalls).
+func (e *env) newRedirector(t *testing.T) *Redirector {
+	t.Helper()
+	r, err := New(context.Background(), e.config())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return r
+}
+
+func setEndpoints(t *testing.T, r *Redirector, eps ...Endpoint) {
+	t.Helper()
+	if err := r.SetEndpoints(context.Background(), eps); err != nil {
+		t.Fatalf("SetEndpoints: %v", err)
+	}
+}
+
+func ep(p netip.Prefix, port uint16, l netip.AddrPort) Endpoint {
+	return Endpoint{Prefix: p, Port: port, Listener: l}
+}
+
+// client is a helper process holding one connection.
+type client struct {
+	resp   helperResp
+	stdin  interface{ Close() error }
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+}
+
+// clientOpts says where and as whom a client runs.
+type clientOpts struct {
+	cg   *testenv.Cgroup     // nil: outside the test cgroup
+	cred *syscall.Credential // nil: root
+}
+
+// startClient runs a client process and waits for its report.
+func startClient(t testing.TB, o clientOpts, req helperReq) *client {
+	t.Helper()
+	raw, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
+	cmd := exec.CommandContext(ctx, clientBin)
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
+	cmd.Dir = "/"
+	cmd.WaitDelay = waitFor
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
+	if o.cg != nil {
+		o.cg.Apply(cmd)
+	}
+	c := &client{cmd: cmd, stderr: new(bytes.Buffer)}
+	cmd.Stderr = c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stdin = stdin
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start client: %v", err)
+	}
+	t.Cleanup(func() {
+		c.close()
+		cancel()
+	})
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("client report: %v (stderr: %s)", err, c.stderr)
+	}
+	if err := json.Unmarshal(line, &c.resp); err != nil {
+		t.Fatalf("client report %q: %v", line, err)
+	}
+	return c
+}
+
+// close ends the client: it closes its connection and exits.
+func (c *client) close() error {
+	c.stdin.Close()
+	err := c.cmd.Wait()
+	if errors.Is(err, os.ErrProcessDone) || (err != nil && c.cmd.ProcessState != nil && c.cmd.ProcessState.Exited()) {
+		return nil
+	}
+	return err
+}
+
+// connect runs a client that connects once and returns its report; the
+// connection stays open until the test ends.
+func connect(t testing.TB, o clientOpts, family int, dst netip.AddrPort) *client {
+	t.Helper()
+	return startClient(t, o, helperReq{Mode: "connect", Family: family, Addr: dst.String()})
+}
+
+// hostNetnsCookie is the cookie of the test process's network namespace.
+func hostNetnsCookie(t *testing.T) uint64 {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		t.Fatalf("SO_NETNS_COOKIE: %v", err)
+	}
+	return c
+}
+
+// attachedPrograms lists the program ids attached to cgroup path for attach.
+func attachedPrograms(t *testing.T, path string, attach ebpf.AttachType) []ebpf.ProgramID {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := link.QueryPrograms(link.QueryOptions{Target: int(f.Fd()), Attach: attach})
+	if err != nil {
+		t.Fatalf("query %s programs: %v", attach, err)
+	}
+	var ids []ebpf.ProgramID
+	for _, p := range res.Programs {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+// directDial connects from the test process (outside the test cgroup).
+func directDial(t *testing.T, dst netip.AddrPort) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", dst.String(), waitFor)
+	if err != nil {
+		t.Fatalf("direct dial %s: %v", dst, err)
+	}
+	c.Close()
+}
+
+// waitCount polls until a has accepted want connections.
+func waitCount(t *testing.T, a *acceptor, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for a.count.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s accepted %d connections, want %d", a.addr(), a.count.Load(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := a.count.Load(); got != want {
+		t.Fatalf("%s accepted %d connections, want %d", a.addr(), got, want)
+	}
+}
+
+// pollUntil polls cond until it holds or waitFor passes.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", waitFor, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,172 @@
+package redirect
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fastopenData is what a "fastopen" client sends in its SYN.
+const fastopenData = "ping"
+
+// helperReq tells a client process what to do.
+type helperReq struct {
+	Mode   string // "connect": connect, report, hold until stdin closes; "fastopen": the same by sendto(MSG_FASTOPEN) of fastopenData; "loop": N connect+close
+	Family int    // socket family: 4 or 6 (6 may dial IPv4-mapped addresses)
+	Addr   string // destination ip:port
+	Mark   uint32 // SO_MARK to set before connecting, 0 for none
+	N      int    // loop iterations
+}
+
+// helperResp is what a client process reports, as one JSON line on stdout.
+type helperResp struct {
+	PID       int
+	Err       string // errno name of a failed connect, e.g. ECONNREFUSED
+	MarkErr   string // errno name of a failed SO_MARK
+	Local     string // getsockname
+	Peer      string // getpeername: what the application sees
+	ElapsedNS int64  // loop mode
+}
+
+func runHelper(raw string) int {
+	var req helperReq
+	if err := json.Unmarshal([]byte(raw), &req); err != nil {
+		fmt.Fprintln(os.Stderr, "helper request:", err)
+		return 2
+	}
+	var (
+		resp helperResp
+		err  error
+	)
+	switch req.Mode {
+	case "connect", "fastopen":
+		err = helperConnect(req, &resp)
+	case "loop":
+		err = helperLoop(req, &resp)
+	default:
+		err = fmt.Errorf("unknown mode %q", req.Mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	return 0
+}
+
+func helperConnect(req helperReq, resp *helperResp) error {
+	resp.PID = os.Getpid()
+	fd, err := helperSocket(req, resp)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	sa, err := sockaddr(req.Family, req.Addr)
+	if err != nil {
+		return err
+	}
+	if req.Mode == "fastopen" {
+		err = unix.Sendto(fd, []byte(fastopenData), unix.MSG_FASTOPEN, sa)
+	} else {
+		err = unix.Connect(fd, sa)
+	}
+	if err != nil {
+		resp.Err = errnoName(err)
+	} else {
+		if resp.Local, err = sockname(unix.Getsockname(fd)); err != nil {
+			return err
+		}
+		if resp.Peer, err = sockname(unix.Getpeername(fd)); err != nil {
+			return err
+		}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(resp); err != nil {
+		return err
+	}
+	// Hold the connection until the test closes stdin.
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
+}
+
+func helperLoop(req helperReq, resp *helperResp) error {
+	sa, err := sockaddr(req.Family, req.Addr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for range req.N {
+		fd, err := helperSocket(req, resp)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("connect: %w", err)
+		}
+		// RST on close: no TIME_WAIT, so the loop cannot run out of ports.
+		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		unix.Close(fd)
+	}
+	resp.ElapsedNS = time.Since(start).Nanoseconds()
+	return json.NewEncoder(os.Stdout).Encode(resp)
+}
+
+func helperSocket(req helperReq, resp *helperResp) (int, error) {
+	fam := unix.AF_INET
+	if req.Family == 6 {
+		fam = unix.AF_INET6
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	if req.Mark != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(req.Mark)); err != nil {
+			resp.MarkErr = errnoName(err)
+		}
+	}
+	return fd, nil
+}
+
+func sockaddr(family int, addr string) (unix.Sockaddr, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if family == 4 {
+		if !ap.Addr().Is4() {
+			return nil, fmt.Errorf("%s is not IPv4", addr)
+		}
+		return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, nil
+	}
+	return &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}, nil
+}
+
+func sockname(sa unix.Sockaddr, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String(), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String(), nil
+	}
+	return "", fmt.Errorf("unexpected sockaddr %T", sa)
+}
+
+func errnoName(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
+	}
+	return err.Error()
+}
