@@ -10,7 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
@@ -120,9 +123,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if err != nil {
 			return fmt.Errorf("endpoint %s: %w", e.Name, err)
 		}
+		cat := catalog.New(catalogConnector(dialer, e.CatalogRole()), log.With("endpoint", e.Name))
+		defer cat.Close()
 		eps = append(eps, proxy.Endpoint{
 			Name: e.Name, Labels: e.Labels, Listen: e.Listen,
-			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles,
+			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles, Catalog: cat,
 		})
 	}
 	d.Proxy, err = proxy.New(ctx, proxy.Config{
@@ -171,6 +176,17 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	log.Info("interlockd stopped")
 	return err
+}
+
+// catalogConnector opens catalog connections as role.
+func catalogConnector(d *upstream.Dialer, role config.Role) catalog.Connector {
+	return func(ctx context.Context, database string) (*pgconn.PgConn, error) {
+		pw, err := role.Password()
+		if err != nil {
+			return nil, err
+		}
+		return d.Open(ctx, role.User, pw, database, map[string]string{"application_name": "interlockd-catalog"})
+	}
 }
 
 func (d *Daemon) reloadOnSIGHUP(ctx context.Context) {

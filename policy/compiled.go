@@ -28,7 +28,9 @@ func compile(ctx context.Context, src *source, doc map[string]any, query string,
 		rego.Query(query),
 		rego.Compiler(compiler),
 		rego.SetRegoVersion(ast.RegoV1),
-		rego.Store(inmem.NewFromObject(map[string]any{DataKey: doc})),
+		// doc went through JSON (encodeData), so it converts safely; AST values
+		// on read spare a conversion of the data on every evaluation.
+		rego.Store(inmem.NewFromObjectWithOpts(map[string]any{DataKey: doc}, inmem.OptReturnASTValuesOnRead(true))),
 		// A builtin error (a type error, say) must not quietly make a deny
 		// rule undefined: it fails the evaluation, which denies.
 		rego.StrictBuiltinErrors(true),

@@ -1,17 +1,9 @@
 package redirect
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,70 +66,6 @@ func newPinDir(tb testing.TB) string {
 	return dir
 }
 
-// acceptor is a TCP listener that accepts in the background and counts.
-type acceptor struct {
-	ln    net.Listener
-	conns chan net.Conn
-	count atomic.Int64
-}
-
-func newAcceptor(tb testing.TB, ln net.Listener) *acceptor {
-	a := &acceptor{ln: ln, conns: make(chan net.Conn, 64)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			a.count.Add(1)
-			select {
-			case a.conns <- c:
-			default:
-				c.Close()
-			}
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-a.conns:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	return a
-}
-
-// listenLocal is a stand-in for an interlockd listener on loopback.
-func listenLocal(tb testing.TB, network, addr string) *acceptor {
-	tb.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	return newAcceptor(tb, ln)
-}
-
-func (a *acceptor) addr() netip.AddrPort {
-	return a.ln.Addr().(*net.TCPAddr).AddrPort()
-}
-
-// accept waits for the next accepted connection.
-func (a *acceptor) accept(tb testing.TB) net.Conn {
-	tb.Helper()
-	select {
-	case c := <-a.conns:
-		tb.Cleanup(func() { c.Close() })
-		return c
-	case <-time.After(waitFor):
-		tb.Fatalf("%s accepted nothing within %s", a.addr(), waitFor)
-		return nil
-	}
-}
-
 // env is one test's world: a cgroup, a netns holding the "databases", fake
 // daemon listeners on loopback and a pin dir.
 type env struct {
@@ -195,82 +123,6 @@ func ep(p netip.Prefix, port uint16, l netip.AddrPort) Endpoint {
 	return Endpoint{Prefix: p, Port: port, Listener: l}
 }
 
-// client is a helper process holding one connection.
-type client struct {
-	resp   helperResp
-	stdin  interface{ Close() error }
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-// clientOpts says where and as whom a client runs.
-type clientOpts struct {
-	cg   *testenv.Cgroup     // nil: outside the test cgroup
-	cred *syscall.Credential // nil: root
-}
-
-// startClient runs a client process and waits for its report.
-func startClient(t testing.TB, o clientOpts, req helperReq) *client {
-	t.Helper()
-	raw, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	cmd := exec.CommandContext(ctx, clientBin)
-	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
-	cmd.Dir = "/"
-	cmd.WaitDelay = waitFor
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
-	if o.cg != nil {
-		o.cg.Apply(cmd)
-	}
-	c := &client{cmd: cmd, stderr: new(bytes.Buffer)}
-	cmd.Stderr = c.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.stdin = stdin
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start client: %v", err)
-	}
-	t.Cleanup(func() {
-		c.close()
-		cancel()
-	})
-	line, err := bufio.NewReader(stdout).ReadBytes('\n')
-	if err != nil {
-		t.Fatalf("client report: %v (stderr: %s)", err, c.stderr)
-	}
-	if err := json.Unmarshal(line, &c.resp); err != nil {
-		t.Fatalf("client report %q: %v", line, err)
-	}
-	return c
-}
-
-// close ends the client: it closes its connection and exits.
-func (c *client) close() error {
-	c.stdin.Close()
-	err := c.cmd.Wait()
-	if errors.Is(err, os.ErrProcessDone) || (err != nil && c.cmd.ProcessState != nil && c.cmd.ProcessState.Exited()) {
-		return nil
-	}
-	return err
-}
-
-// connect runs a client that connects once and returns its report; the
-// connection stays open until the test ends.
-func connect(t testing.TB, o clientOpts, family int, dst netip.AddrPort) *client {
-	t.Helper()
-	return startClient(t, o, helperReq{Mode: "connect", Family: family, Addr: dst.String()})
-}
-
 // hostNetnsCookie is the cookie of the test process's network namespace.
 func hostNetnsCookie(t *testing.T) uint64 {
 	t.Helper()
@@ -303,31 +155,6 @@ func attachedPrograms(t *testing.T, path string, attach ebpf.AttachType) []ebpf.
 		ids = append(ids, p.ID)
 	}
 	return ids
-}
-
-// directDial connects from the test process (outside the test cgroup).
-func directDial(t *testing.T, dst netip.AddrPort) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", dst.String(), waitFor)
-	if err != nil {
-		t.Fatalf("direct dial %s: %v", dst, err)
-	}
-	c.Close()
-}
-
-// waitCount polls until a has accepted want connections.
-func waitCount(t *testing.T, a *acceptor, want int64) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for a.count.Load() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s accepted %d connections, want %d", a.addr(), a.count.Load(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := a.count.Load(); got != want {
-		t.Fatalf("%s accepted %d connections, want %d", a.addr(), got, want)
-	}
 }
 
 // pollUntil polls cond until it holds or waitFor passes.

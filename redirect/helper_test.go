@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +23,9 @@ type helperReq struct {
 	Addr   string // destination ip:port
 	Mark   uint32 // SO_MARK to set before connecting, 0 for none
 	N      int    // loop iterations
+	// Handoff: after reporting, pass the socket to a child process ("hold"
+	// mode) and exit, so the connection outlives the process that opened it.
+	Handoff bool
 }
 
 // helperResp is what a client process reports, as one JSON line on stdout.
@@ -49,6 +53,9 @@ func runHelper(raw string) int {
 		err = helperConnect(req, &resp)
 	case "loop":
 		err = helperLoop(req, &resp)
+	case "hold":
+		// fd 3 is the inherited socket; keep it until stdin closes.
+		_, err = io.Copy(io.Discard, os.Stdin)
 	default:
 		err = fmt.Errorf("unknown mode %q", req.Mode)
 	}
@@ -88,9 +95,29 @@ func helperConnect(req helperReq, resp *helperResp) error {
 	if err := json.NewEncoder(os.Stdout).Encode(resp); err != nil {
 		return err
 	}
+	if req.Handoff && resp.Err == "" {
+		return handoff(fd)
+	}
 	// Hold the connection until the test closes stdin.
 	_, err = io.Copy(io.Discard, os.Stdin)
 	return err
+}
+
+// handoff starts a "hold" child that inherits the socket and stdin; the
+// caller then exits while the connection stays open.
+func handoff(fd int) error {
+	raw, err := json.Marshal(helperReq{Mode: "hold"})
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
+	cmd.Stdin = os.Stdin
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fd), "conn")}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start holder: %w", err)
+	}
+	return cmd.Process.Release()
 }
 
 func helperLoop(req helperReq, resp *helperResp) error {

@@ -30,9 +30,12 @@ func unmapped(ap netip.AddrPort) netip.AddrPort {
 func TestRedirectOrigin(t *testing.T) {
 	e := newEnv(t)
 	r := e.newRedirector(t)
+	// Nothing listens at [PeerAddr6]:5433; it is redirected to the IPv4 daemon.
+	db6to4 := netip.AddrPortFrom(e.ns.PeerAddr6, 5433)
 	setEndpoints(t, r,
 		ep(host(e.ns.PeerAddr4), dbPort, e.d4.addr()),
 		ep(host(e.ns.PeerAddr6), dbPort, e.d6.addr()),
+		ep(host(e.ns.PeerAddr6), db6to4.Port(), e.d4.addr()),
 	)
 	cookie := hostNetnsCookie(t)
 
@@ -49,6 +52,7 @@ func TestRedirectOrigin(t *testing.T) {
 		{"ipv6 as 4242", 6, e.db6Addr(), other, e.d6, e.db6Addr()},
 		{"ipv4-mapped as nobody", 6, v4mapped(e.db4Addr()), nobody, e.d4, e.db4Addr()},
 		{"ipv4-mapped as 4242", 6, v4mapped(e.db4Addr()), other, e.d4, e.db4Addr()},
+		{"ipv6 to an ipv4 listener", 6, db6to4, nobody, e.d4, db6to4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +286,31 @@ func TestOriginRemovedOnClose(t *testing.T) {
 	})
 	if n := originEntries(t, r); n != 0 {
 		t.Errorf("origin map holds %d entries after every client closed, want 0", n)
+	}
+}
+
+// The process that connected may have exited while its connection lives on
+// (handed to a child): the kernel's record remains, /proc details are empty.
+func TestOriginOfExitedProcess(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRedirector(t)
+	setEndpoints(t, r, ep(host(e.ns.PeerAddr4), dbPort, e.d4.addr()))
+
+	c := startClient(t, clientOpts{cg: e.cg, cred: other},
+		helperReq{Mode: "connect", Family: 4, Addr: e.db4Addr().String(), Handoff: true})
+	conn := e.d4.accept(t)
+	if err := c.wait(); err != nil {
+		t.Fatalf("client: %v (stderr %s)", err, c.stderr)
+	}
+	o, err := r.Origin(context.Background(), addrPort(conn.RemoteAddr()), addrPort(conn.LocalAddr()))
+	if err != nil {
+		t.Fatalf("Origin after the client exited: %v", err)
+	}
+	if o.PID != uint32(c.resp.PID) || o.UID != other.Uid || o.Comm != clientComm || o.OriginalDst != e.db4Addr() {
+		t.Errorf("Origin = %+v, want pid %d uid %d comm %s dst %s", o, c.resp.PID, other.Uid, clientComm, e.db4Addr())
+	}
+	if o.Exe != "" || o.Cmdline != nil {
+		t.Errorf("Origin of an exited process has Exe %q Cmdline %q, want them empty", o.Exe, o.Cmdline)
 	}
 }
 

@@ -9,11 +9,15 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
+
+// netnsLinkBudget bounds the wait for the veth pair to come up.
+const netnsLinkBudget = 10 * time.Second
 
 // netnsSubnets is how many 10.250.N.0/24 subnets CreateNetNS may hand out.
 const netnsSubnets = 250
@@ -117,7 +121,87 @@ func createNetNS(idx int) (_ *NetNS, err error) {
 	if err := configureLink(h, peer, n.PeerAddr4, n.PeerAddr6); err != nil {
 		return nil, err
 	}
+	// Static neighbours: no ARP/NDP, whose first probe can be lost while the
+	// link comes up and would then delay a connect by a second.
+	if err := addNeighbours(hh, host, peer.Attrs().HardwareAddr, n.PeerAddr4, n.PeerAddr6); err != nil {
+		return nil, err
+	}
+	if err := addNeighbours(h, peer, host.Attrs().HardwareAddr, n.HostAddr4, n.HostAddr6); err != nil {
+		return nil, err
+	}
+	// Until the kernel's link watcher marks both ends running (up to a
+	// second), packets are dropped and a first SYN would wait for its retry.
+	if err := waitOperUp(hh, n.HostIf); err != nil {
+		return nil, err
+	}
+	if err := waitOperUp(h, n.PeerIf); err != nil {
+		return nil, err
+	}
+	// IPv6 addresses become local asynchronously after the link is up (even
+	// without DAD); a SYN arriving before that is dropped.
+	for _, w := range []struct {
+		h *netlink.Handle
+		a netip.Addr
+	}{{hh, n.HostAddr6}, {h, n.PeerAddr6}, {hh, n.HostAddr4}, {h, n.PeerAddr4}} {
+		if err := waitLocal(w.h, w.a); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// waitLocal polls until addr is in the namespace's local routing table.
+func waitLocal(h *netlink.Handle, addr netip.Addr) error {
+	deadline := time.Now().Add(netnsLinkBudget)
+	for {
+		routes, err := h.RouteGet(addr.AsSlice())
+		if err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("address %s not local after %s (%v)", addr, netnsLinkBudget, err)
+		}
+		time.Sleep(5 * time.Millisecond) // poll: see waitOperUp
+	}
+}
+
+// addNeighbours adds permanent neighbour entries for addrs at mac on l.
+func addNeighbours(h *netlink.Handle, l netlink.Link, mac net.HardwareAddr, addrs ...netip.Addr) error {
+	for _, a := range addrs {
+		fam := netlink.FAMILY_V4
+		if a.Is6() {
+			fam = netlink.FAMILY_V6
+		}
+		err := h.NeighSet(&netlink.Neigh{
+			LinkIndex:    l.Attrs().Index,
+			Family:       fam,
+			State:        netlink.NUD_PERMANENT,
+			IP:           a.AsSlice(),
+			HardwareAddr: mac,
+		})
+		if err != nil {
+			return fmt.Errorf("add neighbour %s on %s: %w", a, l.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// waitOperUp polls until the link's operational state is up.
+func waitOperUp(h *netlink.Handle, name string) error {
+	deadline := time.Now().Add(netnsLinkBudget)
+	for {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("find %s: %w", name, err)
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link %s not up after %s (state %s)", name, netnsLinkBudget, l.Attrs().OperState)
+		}
+		time.Sleep(10 * time.Millisecond) // poll: netlink has no cheap wait for one state change
+	}
 }
 
 // configureLink adds the /24 and /64 addresses (IPv6 without duplicate

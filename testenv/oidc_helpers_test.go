@@ -182,6 +182,8 @@ func mustB64(t *testing.T, s string) []byte {
 
 type mismatchError struct{ got, want string }
 
-func (e *mismatchError) Error() string { return fmt.Sprintf("got user code %q, want %q", e.got, e.want) }
+func (e *mismatchError) Error() string {
+	return fmt.Sprintf("got user code %q, want %q", e.got, e.want)
+}
 
 func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -56,4 +58,41 @@ func (i *Issuer) deviceHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, "<p>Device approved as %s. You may close this page.</p>", html.EscapeString(sub))
+}
+
+// login picks the user an auth request signs in as and completes it:
+// login_hint (subject or email), else the SetLoginUser choice, else the
+// default user. It returns deny=true when logins are set to be denied.
+func (s *storage) login(id string) (deny bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.authRequests[id]
+	if !ok {
+		return false, fmt.Errorf("auth request %s: %w", id, errNotFound)
+	}
+	if s.denyLogins {
+		return true, nil
+	}
+	sub := ""
+	if hint := a.loginHint; hint != "" {
+		for _, u := range s.users {
+			if u.Subject == hint || strings.EqualFold(u.Email, hint) {
+				sub = u.Subject
+			}
+		}
+		if sub == "" {
+			return false, fmt.Errorf("login_hint %q names no user", hint)
+		}
+	}
+	if sub == "" {
+		sub = s.loginUser
+	}
+	if sub == "" {
+		sub = s.defaultUser
+	}
+	if _, ok := s.users[sub]; !ok {
+		return false, fmt.Errorf("no user to log in as (%q unknown)", sub)
+	}
+	a.subject, a.authTime, a.done = sub, time.Now(), true
+	return false, nil
 }

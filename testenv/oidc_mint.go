@@ -45,19 +45,22 @@ type MintOptions struct {
 	KeyID string
 }
 
-// Claims returns the claim set Mint would sign for o.
-func (i *Issuer) Claims(o MintOptions) map[string]any {
+// Claims returns the claim set Mint would sign for o. It fails when o.User
+// names no user.
+func (i *Issuer) Claims(o MintOptions) (map[string]any, error) {
 	if o.User != "" {
-		if u, ok := i.User(o.User); ok {
-			if o.Subject == "" {
-				o.Subject = u.Subject
-			}
-			if o.Email == "" {
-				o.Email = u.Email
-			}
-			if o.Groups == nil {
-				o.Groups = groupsOrEmpty(u.Groups)
-			}
+		u, ok := i.User(o.User)
+		if !ok {
+			return nil, fmt.Errorf("mint: user %q: %w", o.User, errNotFound)
+		}
+		if o.Subject == "" {
+			o.Subject = u.Subject
+		}
+		if o.Email == "" {
+			o.Email = u.Email
+		}
+		if o.Groups == nil {
+			o.Groups = groupsOrEmpty(u.Groups)
 		}
 	}
 	if o.Audience == nil {
@@ -102,7 +105,7 @@ func (i *Issuer) Claims(o MintOptions) map[string]any {
 			c[k] = v
 		}
 	}
-	return c
+	return c, nil
 }
 
 // Mint signs a token with the issuer's current key: a token every verifier
@@ -116,7 +119,11 @@ func (i *Issuer) Mint(o MintOptions) (string, error) {
 	if o.KeyID != "" {
 		kid = o.KeyID
 	}
-	return signClaims(i.Claims(o), key.alg, key.private, kid)
+	claims, err := i.Claims(o)
+	if err != nil {
+		return "", err
+	}
+	return signClaims(claims, key.alg, key.private, kid)
 }
 
 // MintForeignKey signs with a fresh key that is not in the JWKS. Its kid
@@ -131,7 +138,11 @@ func (i *Issuer) MintForeignKey(o MintOptions) (string, error) {
 	if o.KeyID != "" {
 		kid = o.KeyID
 	}
-	return signClaims(i.Claims(o), key.alg, key.private, kid)
+	claims, err := i.Claims(o)
+	if err != nil {
+		return "", err
+	}
+	return signClaims(claims, key.alg, key.private, kid)
 }
 
 // MintAlgNone returns an unsigned token: header {"alg":"none"} and an
@@ -145,7 +156,11 @@ func (i *Issuer) MintAlgNone(o MintOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mint alg none: %w", err)
 	}
-	payload, err := json.Marshal(i.Claims(o))
+	claims, err := i.Claims(o)
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("mint alg none: %w", err)
 	}
@@ -165,7 +180,11 @@ func (i *Issuer) MintHS256PublicKey(o MintOptions) (string, error) {
 	if kid == "" {
 		kid = i.KeyID()
 	}
-	return signClaims(i.Claims(o), jose.HS256, secret, kid)
+	claims, err := i.Claims(o)
+	if err != nil {
+		return "", err
+	}
+	return signClaims(claims, jose.HS256, secret, kid)
 }
 
 // PublicKeyPEM is the current public key as a PEM "PUBLIC KEY" (PKIX) block.
@@ -190,7 +209,10 @@ func (i *Issuer) MalformedTokens(o MintOptions) (map[string]string, error) {
 	}
 	parts := strings.Split(valid, ".")
 	enc := base64.RawURLEncoding
-	tampered := i.Claims(o)
+	tampered, err := i.Claims(o)
+	if err != nil {
+		return nil, err
+	}
 	tampered["sub"] = "someone-else"
 	tamperedPayload, err := json.Marshal(tampered)
 	if err != nil {

@@ -23,7 +23,7 @@ func NewPostgres(tb testing.TB, opts PostgresOptions) *Postgres {
 		tb.Skipf("skipping in -short mode: %v", err)
 	}
 	if err != nil {
-		tb.Fatalf("start postgres: %v", err)
+		tb.Fatalf("testenv.NewPostgres: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := p.Close(); err != nil {

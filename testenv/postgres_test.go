@@ -3,9 +3,11 @@ package testenv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +25,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 func TestPostgresRolesAndSampleData(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	pg := NewPostgres(t, PostgresOptions{
 		StandardRoles: true,
@@ -154,6 +157,7 @@ func TestPostgresRolesAndSampleData(t *testing.T) {
 }
 
 func TestPostgresCloseRemovesEverything(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	pg, err := StartPostgres(ctx, PostgresOptions{})
 	if errors.Is(err, ErrPostgresNotInstalled) && testing.Short() {
@@ -194,6 +198,7 @@ func TestPostgresCloseRemovesEverything(t *testing.T) {
 }
 
 func TestPostgresCloseKillsWhenPgCtlFails(t *testing.T) {
+	t.Parallel()
 	pg := NewPostgres(t, PostgresOptions{})
 	pid := pg.PID()
 	// pg_ctl stop fails without a data directory; Close must still kill
@@ -210,6 +215,7 @@ func TestPostgresCloseKillsWhenPgCtlFails(t *testing.T) {
 }
 
 func TestPostgresStartFailures(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	base := sharedTempDir(t)
 	cases := []struct {
@@ -248,6 +254,7 @@ func TestPostgresStartFailures(t *testing.T) {
 }
 
 func TestPostgresFixedPortAndDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	port, err := freePort([]netip.Addr{netip.MustParseAddr("127.0.0.1")})
 	if err != nil {
@@ -358,4 +365,38 @@ func childPIDs(t *testing.T, pid int) []int {
 		}
 	}
 	return out
+}
+
+// fatalTB records Fatalf and Skipf instead of ending the real test.
+type fatalTB struct {
+	testing.TB
+	msg     string
+	skipped bool
+}
+
+func (f *fatalTB) Helper()           {}
+func (f *fatalTB) Cleanup(fn func()) { f.TB.Cleanup(fn) }
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fatalTB) Skipf(format string, args ...any) {
+	f.msg, f.skipped = fmt.Sprintf(format, args...), true
+	runtime.Goexit()
+}
+
+func TestNewPostgresFailsWhenMissing(t *testing.T) {
+	fake := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		NewPostgres(fake, PostgresOptions{BinDir: t.TempDir()})
+	}()
+	<-done
+	if fake.skipped != testing.Short() {
+		t.Errorf("skipped = %v in short mode %v: only -short may skip", fake.skipped, testing.Short())
+	}
+	if !strings.Contains(fake.msg, PostgresInstallCommand) {
+		t.Errorf("message %q does not name %q", fake.msg, PostgresInstallCommand)
+	}
 }

@@ -140,3 +140,56 @@ func resolveDir(dir string) ([]string, error) {
 	}
 	return files, nil
 }
+
+// openChain resolves and opens the files of a chain. A live chain may
+// rotate between listing and opening; the listing is then taken again.
+func openChain(names []string) ([]string, []*os.File, error) {
+	var lastErr error
+	for range 10 {
+		files, err := ResolveFiles(names)
+		if err != nil {
+			return nil, nil, err
+		}
+		fds, err := openAll(files)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		again, err := ResolveFiles(names)
+		if err == nil && slices.Equal(files, again) && sameFiles(files, fds) {
+			return files, fds, nil
+		}
+		for _, f := range fds {
+			f.Close()
+		}
+		lastErr = errors.New("audit files kept changing while being opened")
+	}
+	return nil, nil, lastErr
+}
+
+func openAll(files []string) ([]*os.File, error) {
+	fds := make([]*os.File, 0, len(files))
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			for _, f := range fds {
+				f.Close()
+			}
+			return nil, fmt.Errorf("open audit file: %w", err)
+		}
+		fds = append(fds, f)
+	}
+	return fds, nil
+}
+
+// sameFiles reports whether each name still refers to the file opened.
+func sameFiles(files []string, fds []*os.File) bool {
+	for i, name := range files {
+		a, err1 := os.Stat(name)
+		b, err2 := fds[i].Stat()
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			return false
+		}
+	}
+	return true
+}

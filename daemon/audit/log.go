@@ -3,15 +3,11 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -48,6 +44,8 @@ type Log struct {
 	log      *slog.Logger
 	keyID    string
 	openFile func(path string) (file, error)
+	// maxPending is maxPending; tests lower it.
+	maxPending int
 
 	mu       sync.Mutex
 	f        file
@@ -68,7 +66,6 @@ type Log struct {
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-	closeErr  error
 }
 
 // Open opens or creates the audit chain at cfg.Path and continues it: the
@@ -85,11 +82,12 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	l := &Log{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "audit", "path", cfg.Path),
-		openFile: openAppend,
-		kick:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "audit", "path", cfg.Path),
+		openFile:   openAppend,
+		maxPending: maxPending,
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	if cfg.SigningKey != nil {
 		l.keyID = KeyID(cfg.SigningKey.Public().(ed25519.PublicKey))
@@ -119,10 +117,11 @@ func (l *Log) Head() (next uint64, prev string) {
 
 // Write appends one record synchronously: when it returns nil, the record
 // (and every record Defer'd before it, in the same write(2)) is in the file,
-// and fsync'd if Config.Fsync. On error nothing of this call is in the file
-// and the chain is unchanged: the caller must not act on the audited event
-// (the proxy refuses the statement). Later calls retry; the chain resumes
-// where the last good write ended.
+// and fsync'd if Config.Fsync. On error the chain is unchanged and any bytes
+// of a partial write are cut away (at once, or before the next write if that
+// truncation fails too): the caller must not act on the audited event (the
+// proxy refuses the statement). Later calls retry; the chain resumes where
+// the last good write ended.
 func (l *Log) Write(body Body) error {
 	if body.err != nil {
 		return body.err
@@ -159,7 +158,7 @@ func (l *Log) Defer(body Body) {
 		l.mu.Unlock()
 		l.log.Error("audit record dropped", "error", ErrClosed)
 		return
-	case len(l.pending) >= maxPending:
+	case len(l.pending) >= l.maxPending:
 		l.dropped++
 		l.mu.Unlock()
 		return
@@ -212,195 +211,4 @@ func (l *Log) Close() error {
 		err = errors.Join(errs...)
 	})
 	return err
-}
-
-// run flushes deferred records and writes periodic checkpoints.
-func (l *Log) run() {
-	defer l.wg.Done()
-	flush := time.NewTimer(time.Hour)
-	flush.Stop()
-	armed := false
-	var cpC <-chan time.Time
-	if l.cfg.SigningKey != nil {
-		t := time.NewTicker(l.cfg.CheckpointInterval)
-		defer t.Stop()
-		cpC = t.C
-	}
-	for {
-		select {
-		case <-l.done:
-			flush.Stop()
-			return
-		case <-l.kick:
-			if !armed {
-				flush.Reset(l.cfg.FlushDelay)
-				armed = true
-			}
-		case <-flush.C:
-			armed = false
-			l.mu.Lock()
-			err := l.commitLocked(nil)
-			retry := len(l.pending) > 0
-			l.mu.Unlock()
-			if err != nil || retry {
-				flush.Reset(l.cfg.FlushDelay)
-				armed = true
-			}
-		case <-cpC:
-			l.mu.Lock()
-			err := l.checkpointLocked(false)
-			l.mu.Unlock()
-			if err != nil {
-				l.log.Error("audit checkpoint", "error", err)
-			}
-		}
-	}
-}
-
-// appendRecord appends one complete line for body to dst, assigning it the
-// next seq and the current prev, and advances the chain.
-func (l *Log) appendRecord(dst, body []byte) []byte {
-	start := len(dst)
-	dst, _ = l.appendHeader(dst, l.cfg.Clock())
-	dst = append(dst, body...)
-	dst = append(dst, '}')
-	return l.seal(dst, start)
-}
-
-// appendHeader appends {"seq":N,"time":"T","prev":"P", for the next record
-// and returns where T starts.
-func (l *Log) appendHeader(dst []byte, now time.Time) ([]byte, int) {
-	dst = append(dst, `{"seq":`...)
-	dst = strconv.AppendUint(dst, l.seq, 10)
-	dst = append(dst, `,"time":"`...)
-	timeAt := len(dst)
-	dst = now.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","prev":"`...)
-	dst = append(dst, l.prev[:]...)
-	return append(dst, `",`...), timeAt
-}
-
-// seal hashes the line dst[start:], advances the chain and adds the newline.
-func (l *Log) seal(dst []byte, start int) []byte {
-	sum := sha256.Sum256(dst[start:])
-	hex.Encode(l.prev[:], sum[:])
-	l.seq++
-	return append(dst, '\n')
-}
-
-// commitLocked writes the deferred records, a drop alert if due and body
-// (if not nil) in one write, then rotates if the file grew past RotateBytes.
-func (l *Log) commitLocked(body []byte) error {
-	if err := l.writeRecordsLocked(body, l.cfg.Fsync); err != nil {
-		return err
-	}
-	l.maybeRotateLocked()
-	return nil
-}
-
-// writeRecordsLocked is commitLocked without rotation. On failure the file
-// is cut back to its last good size and the chain to its state before the
-// call (deferred records stay queued).
-func (l *Log) writeRecordsLocked(body []byte, sync bool) error {
-	if err := l.recoverLocked(); err != nil {
-		return err
-	}
-	mark, seq, prev := len(l.pending), l.seq, l.prev
-	dropped := l.dropped
-	if dropped > 0 {
-		l.sys.Reset(TypeAlert)
-		l.sys.Str("reason", "deferred_records_dropped").Uint("count", dropped)
-		l.pending = l.appendRecord(l.pending, l.sys.buf)
-	}
-	if body != nil {
-		l.pending = l.appendRecord(l.pending, body)
-	}
-	if len(l.pending) == 0 {
-		return nil
-	}
-	if err := l.writeLocked(l.pending, sync); err != nil {
-		l.pending = l.pending[:mark]
-		l.seq, l.prev = seq, prev
-		return err
-	}
-	l.pending = l.pending[:0]
-	l.dropped -= dropped
-	return nil
-}
-
-// writeLocked writes buf in one write(2) at the end of the file.
-func (l *Log) writeLocked(buf []byte, sync bool) error {
-	n, err := l.f.Write(buf)
-	if err == nil && sync {
-		if err = l.f.Sync(); err != nil {
-			err = fmt.Errorf("fsync: %w", err)
-		}
-	}
-	if err != nil {
-		// Cut any partial write away now; if that fails too, the next
-		// write reopens the file first.
-		l.dirty = l.f.Truncate(l.size) != nil
-		if !l.failing {
-			l.failing = true
-			l.log.Error("audit write failed; statements are refused until it succeeds", "error", err)
-		}
-		return fmt.Errorf("audit: write %s: %w", l.cfg.Path, err)
-	}
-	if l.failing {
-		l.failing = false
-		l.log.Info("audit writes succeed again")
-	}
-	l.size += int64(n)
-	return nil
-}
-
-// recoverLocked makes sure the file ends at the last good size after a
-// failed write, reopening it if the old descriptor cannot be truncated.
-func (l *Log) recoverLocked() error {
-	if !l.dirty {
-		return nil
-	}
-	if l.f.Truncate(l.size) == nil {
-		l.dirty = false
-		return nil
-	}
-	f, err := l.openFile(l.cfg.Path)
-	if err != nil {
-		return fmt.Errorf("audit: reopen %s: %w", l.cfg.Path, err)
-	}
-	if err := f.Truncate(l.size); err != nil {
-		f.Close()
-		return fmt.Errorf("audit: truncate %s after a failed write: %w", l.cfg.Path, err)
-	}
-	l.f.Close()
-	l.f = f
-	l.dirty = false
-	return nil
-}
-
-// checkpointLocked writes the deferred records and a signed checkpoint
-// (always with final, otherwise only if records were added since the last
-// one), and fsyncs.
-func (l *Log) checkpointLocked(final bool) error {
-	if l.cfg.SigningKey == nil {
-		return nil
-	}
-	if err := l.writeRecordsLocked(nil, false); err != nil {
-		return err
-	}
-	if !final && l.sealed == l.seq {
-		return nil
-	}
-	seq, prev := l.seq, l.prev
-	line, timeAt := l.appendHeader(nil, l.cfg.Clock())
-	timeStr := string(line[timeAt : len(line)-len(`","prev":"`)-len(l.prev)-len(`",`)])
-	line, l.scratch = appendCheckpointBody(line, l.cfg.SigningKey, l.keyID, l.seq, string(l.prev[:]), timeStr, final, l.scratch)
-	line = append(line, '}')
-	line = l.seal(line, 0)
-	if err := l.writeLocked(line, true); err != nil {
-		l.seq, l.prev = seq, prev
-		return err
-	}
-	l.sealed = l.seq
-	return nil
 }

@@ -26,7 +26,8 @@ type VerifyOptions struct {
 	// a note.
 	PublicKey ed25519.PublicKey
 	// Live treats the chain as still being written: records after the last
-	// checkpoint and the lack of a final checkpoint are notes, not failures.
+	// checkpoint, the lack of a final checkpoint and an incomplete last line
+	// of the last file are notes, not failures.
 	Live bool
 	// Partial accepts a chain whose first record is not the genesis record
 	// (older rotated files were pruned); its prev is then trusted.
@@ -42,16 +43,21 @@ type VerifyOptions struct {
 // Problems are reported in the Report, each naming file, line and seq; the
 // error is for I/O and usage problems only.
 func Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
-	files, err := ResolveFiles(opts.Files)
-	if err != nil {
-		return nil, err
-	}
 	if opts.PublicKey != nil && len(opts.PublicKey) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("public key is %d bytes, want %d", len(opts.PublicKey), ed25519.PublicKeySize)
 	}
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = 100
 	}
+	files, fds, err := openChain(opts.Files)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
 	v := &verifier{
 		opts: opts,
 		rep:  &Report{Files: files, LastSealedSeq: -1},
@@ -61,7 +67,7 @@ func Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 		v.rep.KeyID = v.keyID
 	}
 	for i, name := range files {
-		if err := v.file(ctx, i, name); err != nil {
+		if err := v.file(ctx, i, name, fds[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -104,12 +110,8 @@ func (v *verifier) note(format string, args ...any) {
 	v.rep.Notes = append(v.rep.Notes, fmt.Sprintf(format, args...))
 }
 
-func (v *verifier) file(ctx context.Context, index int, name string) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return fmt.Errorf("open audit file: %w", err)
-	}
-	defer f.Close()
+func (v *verifier) file(ctx context.Context, index int, name string, f *os.File) error {
+	var err error
 	v.lastFile = name
 	r := bufio.NewReaderSize(f, 64<<10)
 	var buf []byte
@@ -130,6 +132,10 @@ func (v *verifier) file(ctx context.Context, index int, name string) error {
 			v.known = false
 			continue
 		case err == io.EOF:
+			if v.opts.Live && index == len(v.rep.Files)-1 {
+				v.note("%s:%d: last line incomplete (%d bytes): a write in progress", name, lineNo, len(buf))
+				return nil
+			}
 			v.fail(KindTornLine, at, "torn last line (%d bytes without a newline): a write was cut short by a crash, or the file was truncated", len(buf))
 			return nil
 		case err != nil:
@@ -176,16 +182,16 @@ func (v *verifier) line(fileIndex, lineNo int, at location, line []byte) {
 		v.fail(KindBadRecord, at, "not a valid record (%v): the line was edited", err)
 		// Its hash and seq are unknown; resume from the next good record
 		// rather than report the same edit twice.
-		v.known = false
+		v.started, v.known = true, false
 		v.prev = hash
 		v.last = at
 		return
 	}
 	at.seq = int64(rec.Seq)
-	v.rep.Records++
-	if !v.started {
+	if v.rep.Records == 0 {
 		v.rep.FirstSeq = rec.Seq
 	}
+	v.rep.Records++
 	v.rep.LastSeq = rec.Seq
 	switch {
 	case !v.started:

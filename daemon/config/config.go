@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,19 @@ type Endpoint struct {
 	Upstream Upstream `yaml:"upstream"`
 	// Roles map identity groups to upstream database users, first match wins.
 	Roles []Role `yaml:"roles"`
+	// CatalogUser is the user (one of Roles) of interlockd's own control
+	// connections, which read the system catalogs. Default: the first role.
+	CatalogUser string `yaml:"catalog_user"`
+}
+
+// CatalogRole returns the role used for catalog connections.
+func (e *Endpoint) CatalogRole() Role {
+	for _, r := range e.Roles {
+		if r.User == e.CatalogUser {
+			return r
+		}
+	}
+	return e.Roles[0]
 }
 
 // Upstream is how interlockd reaches the database.
@@ -226,6 +240,9 @@ func (c *Config) Validate() error {
 		}
 		if len(e.Roles) == 0 {
 			bad("%s.roles: at least one group-to-user mapping is required", where)
+		}
+		if e.CatalogUser != "" && !slices.ContainsFunc(e.Roles, func(r Role) bool { return r.User == e.CatalogUser }) {
+			bad("%s.catalog_user: %q is not the user of any role", where, e.CatalogUser)
 		}
 		for j, r := range e.Roles {
 			rw := fmt.Sprintf("%s.roles[%d]", where, j)

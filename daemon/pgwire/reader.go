@@ -62,22 +62,23 @@ func NewReader(rd io.Reader) *Reader {
 // relay flushes its output when this is zero, before it would block.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
-// fill makes at least n bytes available at buf[r:], growing the buffer when
-// n exceeds its size.
+// fill makes at least n bytes available at buf[r:]. The buffer grows as
+// data arrives (doubling, up to n), never ahead of it, so a length field
+// alone cannot make the Reader allocate.
 func (r *Reader) fill(n int) error {
-	if r.w-r.r >= n {
-		return nil
-	}
-	if n > len(r.buf) {
-		nb := make([]byte, max(n, 2*len(r.buf)))
-		r.w = copy(nb, r.buf[r.r:r.w])
-		r.r = 0
-		r.buf = nb
-	} else if len(r.buf)-r.r < n {
-		r.w = copy(r.buf, r.buf[r.r:r.w])
-		r.r = 0
-	}
 	for r.w-r.r < n {
+		if r.w == len(r.buf) {
+			if r.r > 0 {
+				r.w = copy(r.buf, r.buf[r.r:r.w])
+				r.r = 0
+			}
+			if r.w == len(r.buf) {
+				nb := make([]byte, min(max(n, r.w-r.r+1), 2*len(r.buf)))
+				r.w = copy(nb, r.buf[r.r:r.w])
+				r.r = 0
+				r.buf = nb
+			}
+		}
 		m, err := r.rd.Read(r.buf[r.w:])
 		r.w += m
 		if err != nil {

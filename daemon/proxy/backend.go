@@ -47,7 +47,11 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		}
 		out := msg.Raw
 		switch typ {
-		case 'D', 'd', 'T', 't', 'N', 'A', 'G', 'H', 'W', 'c', 'V':
+		case 'V':
+			if o, ok := sess.ops.front(); ok && o.kind == opFunction && o.count > 0 {
+				sess.deferResult(o.first, nil, "", "", time.Since(o.start), "ok")
+			}
+		case 'D', 'd', 'T', 't', 'N', 'A', 'G', 'H', 'W', 'c':
 			// DataRow, CopyData, RowDescription (a query's), parameter
 			// descriptions, notices, notifications, COPY responses and
 			// function results pass through.
@@ -170,7 +174,11 @@ func (sess *session) onError(msg pgwire.Msg) []byte {
 				sess.deferResult(o.first+uint64(i), nil, "", "", 0, "not_run")
 			}
 		}
-	case opFunction, opSync:
+	case opFunction:
+		if o.count > 0 {
+			sess.deferResult(o.first, nil, e.Code, e.Message, time.Since(o.start), "error")
+		}
+	case opSync:
 		// Ended by ReadyForQuery.
 	default:
 		if o.kind == opExecute && o.count > 0 {

@@ -292,3 +292,29 @@ func TestUpstreamDiesMidSession(t *testing.T) {
 		t.Fatalf("other session broken: %v", err)
 	}
 }
+
+func TestFunctionCall(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	d := e.direct(t)
+	var absOID, termOID uint32
+	if err := d.QueryRow(ctx, "SELECT 'pg_catalog.int4abs'::regproc::oid, 'pg_catalog.pg_terminate_backend'::regproc::oid").Scan(&absOID, &termOID); err != nil {
+		t.Fatal(err)
+	}
+	r := authed(t, e)
+	r.sendMsg(t, &pgproto3.FunctionCall{Function: absOID, ArgFormatCodes: []uint16{0}, Arguments: [][]byte{[]byte("-5")}})
+	m, err := r.fe.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr, ok := m.(*pgproto3.FunctionCallResponse); !ok || string(fr.Result) != "5" {
+		t.Fatalf("FunctionCall abs(-5): got %#v, want FunctionCallResponse 5", m)
+	}
+	if m, _ := r.fe.Receive(); m == nil {
+		t.Fatal("no ReadyForQuery")
+	}
+	r.sendMsg(t, &pgproto3.FunctionCall{Function: termOID, ArgFormatCodes: []uint16{0}, Arguments: [][]byte{[]byte("1")}})
+	r.expectError(t, "42501", "Interlock denied")
+	r.sendMsg(t, &pgproto3.FunctionCall{Function: 4294967000})
+	r.expectError(t, "42501", "cannot be resolved")
+}

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
@@ -91,8 +93,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 		labels = map[string]string{"environment": "development"}
 	}
 	e.srv, err = New(ctx, Config{
-		Endpoints: []Endpoint{{Name: "test", Labels: labels, Listen: "127.0.0.1:0", Dialer: dialer, Roles: roles}},
-		Verifier:  ver, Policy: e.engine, Audit: al, Metrics: e.metrics, Logger: log,
+		Endpoints: []Endpoint{{Name: "test", Labels: labels, Listen: "127.0.0.1:0", Dialer: dialer, Roles: roles,
+			Catalog: catalog.New(func(ctx context.Context, db string) (*pgconn.PgConn, error) {
+				return dialer.Open(ctx, testenv.RoleRO, testenv.RoleROPassword, db, nil)
+			}, log)}},
+		Verifier: ver, Policy: e.engine, Audit: al, Metrics: e.metrics, Logger: log,
 		MaxMessageSize: o.maxMsg,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
@@ -31,6 +32,8 @@ type Endpoint struct {
 	Dialer *upstream.Dialer
 	// Roles map groups to brokered upstream users, first match wins.
 	Roles []config.Role
+	// Catalog reads the endpoint's system catalogs (FunctionCall names).
+	Catalog *catalog.Catalog
 }
 
 // Config configures a Server.

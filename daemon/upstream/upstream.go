@@ -95,9 +95,9 @@ var forwardable = map[string]bool{
 // Forwardable reports whether a client startup parameter is passed upstream.
 func Forwardable(name string) bool { return forwardable[strings.ToLower(name)] }
 
-// Connect opens an authenticated upstream connection as user and returns it
-// hijacked from pgconn: the relay speaks the protocol from here on.
-func (d *Dialer) Connect(ctx context.Context, user, password, database string, params map[string]string) (*pgconn.HijackedConn, error) {
+// Open opens an authenticated upstream connection as user. params are
+// client startup parameters; only Forwardable ones are passed on.
+func (d *Dialer) Open(ctx context.Context, user, password, database string, params map[string]string) (*pgconn.PgConn, error) {
 	cs := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=%s",
 		quote(d.host), quote(d.port), quote(user), quote(database), quote(d.cfg.SSLMode))
 	if d.cfg.SSLRootCert != "" {
@@ -118,7 +118,13 @@ func (d *Dialer) Connect(ctx context.Context, user, password, database string, p
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	return pgconn.ConnectConfig(ctx, cfg)
+}
+
+// Connect opens an upstream connection (see Open) and hijacks it from
+// pgconn: the relay speaks the protocol from here on.
+func (d *Dialer) Connect(ctx context.Context, user, password, database string, params map[string]string) (*pgconn.HijackedConn, error) {
+	conn, err := d.Open(ctx, user, password, database, params)
 	if err != nil {
 		return nil, err
 	}

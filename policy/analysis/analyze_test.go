@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
 var scsOn = Options{StandardConformingStrings: true}
@@ -208,6 +211,24 @@ func BenchmarkAnalyzePgbenchSelect(b *testing.B) {
 	for b.Loop() {
 		if _, err := Analyze(text, scsOn); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestAnalyzeRestoresScannerDefault: libpg_query leaves
+// standard_conforming_strings off on the thread when a parse with it off
+// fails; pg_query.Scan on that thread would then lex backslashes as escapes.
+func TestAnalyzeRestoresScannerDefault(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, text := range []string{`SELE) 'a\' ; DROP TABLE t; --'`, `SELECT 'a\' ; DROP TABLE t; --'`} {
+		_, _ = Analyze(text, Options{})
+		res, err := pg_query.Scan(`SELECT 'a\' , '\'`)
+		if err != nil {
+			t.Fatalf("after Analyze(%q): scan: %v", text, err)
+		}
+		if tok := res.Tokens[1]; tok.Token != pg_query.Token_SCONST || tok.End != 11 {
+			t.Errorf("after Analyze(%q): string token %v, want SCONST ending at 11 (scs on)", text, tok)
 		}
 	}
 }

@@ -58,11 +58,26 @@ void pg_query_free_scan_result(PgQueryScanResult result);
 // pg_query_parse_opts sets it the same way.
 extern __thread bool standard_conforming_strings;
 
+// libpg_query sets standard_conforming_strings from the parser options but
+// does not restore it when the parse fails, which leaves the thread's
+// scanner (pg_query_scan, pg_query_split_with_scanner) lexing with scs off.
+// These wrappers restore the default after every call.
+static PgQueryProtobufParseResult interlock_parse(const char* input, int parser_options) {
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf_opts(input, parser_options);
+	standard_conforming_strings = true;
+	return r;
+}
+
+static PgQueryFingerprintResult interlock_fingerprint(const char* input, int parser_options) {
+	PgQueryFingerprintResult r = pg_query_fingerprint_opts(input, parser_options);
+	standard_conforming_strings = true;
+	return r;
+}
+
 static PgQueryScanResult interlock_scan(const char* input, bool scs) {
-	bool saved = standard_conforming_strings;
 	standard_conforming_strings = scs;
 	PgQueryScanResult r = pg_query_scan(input);
-	standard_conforming_strings = saved;
+	standard_conforming_strings = true;
 	return r;
 }
 */
@@ -110,7 +125,7 @@ func parserOptions(opts Options) C.int {
 func parse(text string, popts C.int) (*pg_query.ParseResult, error) {
 	cs := C.CString(text)
 	defer C.free(unsafe.Pointer(cs))
-	r := C.pg_query_parse_protobuf_opts(cs, popts)
+	r := C.interlock_parse(cs, popts)
 	defer C.pg_query_free_protobuf_parse_result(r)
 	if r.error != nil {
 		return nil, newParseError(r.error)
@@ -127,7 +142,7 @@ func parse(text string, popts C.int) (*pg_query.ParseResult, error) {
 func fingerprint(text string, popts C.int) (string, error) {
 	cs := C.CString(text)
 	defer C.free(unsafe.Pointer(cs))
-	r := C.pg_query_fingerprint_opts(cs, popts)
+	r := C.interlock_fingerprint(cs, popts)
 	defer C.pg_query_free_fingerprint_result(r)
 	if r.error != nil {
 		return "", newParseError(r.error)

@@ -53,6 +53,9 @@ func appendKey(dst []byte, text string, scs bool, spans *[]span) ([]byte, bool) 
 		switch kind[c] {
 		case cSpace:
 			i++
+			for i < n && kind[text[i]] == cSpace {
+				i++
+			}
 		case cIdent:
 			j := i + 1
 			for j < n && identCont[text[j]] {
@@ -79,7 +82,11 @@ func appendKey(dst []byte, text string, scs bool, spans *[]span) ([]byte, bool) 
 			i, mark = j, j
 			afterString = false
 		case cQuote:
-			if afterString || (i > 0 && (identCont[text[i-1]] || text[i-1] == '&')) {
+			// A quote right after an identifier byte is a prefixed
+			// string (E'', B'', X'', N'', or U&'' with '&'); right after a
+			// number it would make the key depend on whether the number
+			// ends in a digit or a dot (1'x' vs 1.'x'). All refused.
+			if afterString || (i > 0 && (identCont[text[i-1]] || text[i-1] == '&' || text[i-1] == '.')) {
 				return dst, false
 			}
 			j, good := scanString(text, i+1, scs)
@@ -143,6 +150,9 @@ func appendKey(dst []byte, text string, scs bool, spans *[]span) ([]byte, bool) 
 			afterString = false
 		default:
 			i++
+			for i < n && kind[text[i]] == cOther {
+				i++
+			}
 			afterString = false
 		}
 	}
@@ -191,41 +201,38 @@ func scanNumber(text string, i int) (int, bool) {
 // doubled quote is an escaped quote. Without standard_conforming_strings a backslash is an
 // escape character: such strings are refused rather than modelled.
 func scanString(text string, i int, scs bool) (int, bool) {
-	n := len(text)
-	for i < n {
-		switch text[i] {
-		case '\'':
-			if i+1 < n && text[i+1] == '\'' {
-				i += 2
-				continue
-			}
-			return i + 1, true
-		case '\\':
-			if !scs {
-				return i, false
-			}
+	for {
+		q := strings.IndexByte(text[i:], '\'')
+		if q < 0 {
+			return len(text), false
 		}
-		i++
+		if !scs && strings.IndexByte(text[i:i+q], '\\') >= 0 {
+			return i, false
+		}
+		i += q + 1
+		if i < len(text) && text[i] == '\'' {
+			i++
+			continue
+		}
+		return i, true
 	}
-	return i, false
 }
 
 // scanQuotedIdent scans the body of a delimited identifier whose opening
 // quote is at i-1 and returns the index after the closing quote.
 func scanQuotedIdent(text string, i int) (int, bool) {
-	n := len(text)
-	for i < n {
-		switch text[i] {
-		case '"':
-			if i+1 < n && text[i+1] == '"' {
-				i += 2
-				continue
-			}
-			return i + 1, true
+	for {
+		q := strings.IndexByte(text[i:], '"')
+		if q < 0 {
+			return len(text), false
 		}
-		i++
+		i += q + 1
+		if i < len(text) && text[i] == '"' {
+			i++
+			continue
+		}
+		return i, true
 	}
-	return i, false
 }
 
 // skipLineComment returns the index of the newline (\n or \r) that ends the

@@ -1,0 +1,46 @@
+package audit
+
+import "time"
+
+// run flushes deferred records and writes periodic checkpoints.
+func (l *Log) run() {
+	defer l.wg.Done()
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	armed := false
+	var cpC <-chan time.Time
+	if l.cfg.SigningKey != nil {
+		t := time.NewTicker(l.cfg.CheckpointInterval)
+		defer t.Stop()
+		cpC = t.C
+	}
+	for {
+		select {
+		case <-l.done:
+			flush.Stop()
+			return
+		case <-l.kick:
+			if !armed {
+				flush.Reset(l.cfg.FlushDelay)
+				armed = true
+			}
+		case <-flush.C:
+			armed = false
+			l.mu.Lock()
+			err := l.commitLocked(nil)
+			retry := len(l.pending) > 0
+			l.mu.Unlock()
+			if err != nil || retry {
+				flush.Reset(l.cfg.FlushDelay)
+				armed = true
+			}
+		case <-cpC:
+			l.mu.Lock()
+			err := l.checkpointLocked(false)
+			l.mu.Unlock()
+			if err != nil {
+				l.log.Error("audit checkpoint", "error", err)
+			}
+		}
+	}
+}
