@@ -52,8 +52,12 @@ func TestVerify(t *testing.T) {
 		{"expired", func() (string, error) {
 			return iss.Mint(testenv.MintOptions{Subject: "c", IssuedAt: time.Now().Add(-time.Hour), Expiry: time.Now().Add(-time.Minute)})
 		}, CauseExpired},
-		{"audience", func() (string, error) { return iss.Mint(testenv.MintOptions{Subject: "c", Audience: []string{"other"}}) }, CauseWrongAudience},
-		{"issuer", func() (string, error) { return iss.Mint(testenv.MintOptions{Subject: "c", Issuer: "https://evil.example"}) }, CauseUnknownIssuer},
+		{"audience", func() (string, error) {
+			return iss.Mint(testenv.MintOptions{Subject: "c", Audience: []string{"other"}})
+		}, CauseWrongAudience},
+		{"issuer", func() (string, error) {
+			return iss.Mint(testenv.MintOptions{Subject: "c", Issuer: "https://evil.example"})
+		}, CauseUnknownIssuer},
 		{"foreign key", func() (string, error) { return iss.MintForeignKey(testenv.MintOptions{Subject: "c"}) }, CauseBadSignature},
 		{"alg none", func() (string, error) { return iss.MintAlgNone(testenv.MintOptions{Subject: "c"}) }, CauseUnsigned},
 		{"hs256", func() (string, error) { return iss.MintHS256PublicKey(testenv.MintOptions{Subject: "c"}) }, CauseAlgorithm},
