@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/proxy"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
+	"github.com/interlock-dev/interlock/redirect"
 )
 
 // Options are run-time settings that are not part of the config file.
@@ -31,13 +33,47 @@ type Options struct {
 
 // Daemon is a running interlockd.
 type Daemon struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	Metrics *metrics.Metrics
-	Policy  *policy.Engine
-	Audit   *audit.Log
-	Proxy   *proxy.Server
-	metrics net.Listener
+	cfg      *config.Config
+	log      *slog.Logger
+	Metrics  *metrics.Metrics
+	Policy   *policy.Engine
+	Audit    *audit.Log
+	Proxy    *proxy.Server
+	Redirect *redirect.Redirector
+	metrics  net.Listener
+}
+
+// redirectEndpoints maps every protected address to its endpoint's
+// bound listener.
+func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
+	var eps []redirect.Endpoint
+	for _, e := range d.cfg.Endpoints {
+		ln, _ := netip.ParseAddrPort(d.Proxy.Addr(e.Name).String())
+		for _, p := range e.Protect {
+			prefix, port, _ := config.ParseProtected(p)
+			eps = append(eps, redirect.Endpoint{Prefix: prefix, Port: port, Listener: ln})
+		}
+	}
+	return eps
+}
+
+// originFunc adapts the redirect's origin lookup to the proxy.
+func originFunc(rd *redirect.Redirector) proxy.OriginFunc {
+	return func(ctx context.Context, client, listener netip.AddrPort) (*policy.Origin, error) {
+		o, err := rd.Origin(ctx, client, listener)
+		if errors.Is(err, redirect.ErrNoOrigin) {
+			return nil, proxy.ErrNoOrigin
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &policy.Origin{
+			PID: int(o.PID), UID: int(o.UID), GID: int(o.GID),
+			Comm: o.Comm, Exe: o.Exe, Cmdline: o.Cmdline,
+			Cgroup: o.Cgroup, Netns: o.NetnsCookie,
+			OriginalDestination: o.OriginalDst.String(),
+		}, nil
+	}
 }
 
 // MetricsAddr is the bound metrics address, or nil.
@@ -128,7 +164,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		eps = append(eps, proxy.Endpoint{
 			Name: e.Name, Labels: e.Labels, Listen: e.Listen,
 			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles, Catalog: cat,
+			AuthSession: e.Accepts(config.AuthSession), AuthToken: e.Accepts(config.AuthToken),
 		})
+	}
+	var origins proxy.OriginFunc
+	if cfg.Redirect.Enabled {
+		rd, err := redirect.New(ctx, redirect.Config{CgroupPath: cfg.Redirect.Cgroup, PinDir: cfg.Redirect.PinDir, Mark: cfg.UpstreamMark, Logger: log})
+		if err != nil {
+			return fmt.Errorf("attach redirect: %w", err)
+		}
+		defer rd.Close()
+		d.Redirect = rd
+		origins = originFunc(rd)
 	}
 	d.Proxy, err = proxy.New(ctx, proxy.Config{
 		Endpoints:         eps,
@@ -140,11 +187,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		MaxMessageSize:    cfg.Limits.MaxMessageSize,
 		StartupTimeout:    cfg.Limits.StartupTimeout,
 		MaxStatementBytes: cfg.Audit.MaxStatementBytes,
+		Origins:           origins,
 	})
 	if err != nil {
 		return err
 	}
 	defer d.Proxy.Close()
+	if d.Redirect != nil {
+		// Only now, with every listener bound, do protected connects go
+		// to interlockd; until then they were refused (fail closed).
+		if err := d.Redirect.SetEndpoints(ctx, d.redirectEndpoints()); err != nil {
+			return fmt.Errorf("set protected endpoints: %w", err)
+		}
+	}
 
 	errc := make(chan error, 2)
 	running := 0

@@ -74,7 +74,7 @@ func (s *Session) checkKeyed(ctx context.Context, cur *compiled, key, text strin
 		// state: decide every time, never memoize.
 		return s.decide(ctx, cur, ent.stmts, ent.vals, nil)
 	}
-	dk := decisionKey{ctx: s.ctxKey, aid: ent.id}
+	dk := decisionKey{ctx: s.contextKey(cur), aid: ent.id}
 	if r, hit := s.e.decisions.Get(dk); hit && r.gen == cur.gen {
 		s.e.obs.CacheLookup(CacheDecision, true)
 		s.memoize(key, r)

@@ -18,7 +18,9 @@ type compiled struct {
 	pq      rego.PreparedEvalQuery
 	digest  [sha256.Size]byte
 	modules int
-	closed  bool // the engine is closed: deny everything
+	// reads is what of the input the policy can read (nil: all of it).
+	reads  inputTree
+	closed bool // the engine is closed: deny everything
 }
 
 // compile prepares query over src with doc as data.interlock_config.
@@ -45,7 +47,13 @@ func compile(ctx context.Context, src *source, doc map[string]any, query string,
 	if len(compiler.GetRules(ref)) == 0 {
 		return nil, fmt.Errorf("compile policy: no rule defines %s", query)
 	}
-	return &compiled{query: query, pq: pq, digest: src.digest, modules: len(src.modules)}, nil
+	return &compiled{
+		query:   query,
+		pq:      pq,
+		digest:  src.digest,
+		modules: len(src.modules),
+		reads:   readInputPaths(compiler, ref),
+	}, nil
 }
 
 // eval evaluates the policy for one input. Whatever goes wrong, the

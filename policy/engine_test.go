@@ -30,6 +30,7 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 		allow  bool
 		reason string // substring of the reason
 	}{
+		{"no groups at all", nil, "", sel(), false, "alice@example.com is in none of the groups"},
 		{"reader select", []string{"analysts"}, "production", sel(), true, "allowed for the reader role"},
 		{"default reader group replaced by data", []string{"readers"}, "dev", sel(), false, "in none of the groups"},
 		{"reader insert", []string{"analysts"}, "dev", st([]string{"insert"}, "INSERT", nil), false, "insert statements need the writer role"},
@@ -48,7 +49,11 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := e.Session(ctxFor(tt.groups, tt.env))
+			c := ctxFor(tt.groups, tt.env)
+			if tt.env == "" {
+				c.Endpoint.Labels = nil
+			}
+			s := e.Session(c)
 			d, err := s.Decide(context.Background(), tt.stmt)
 			if err != nil {
 				t.Fatalf("Decide: %v", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/interlock-dev/interlock/policy/analysis"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Session checks the statements of one database session. It keeps a memo
@@ -16,9 +17,14 @@ import (
 // safe for concurrent use: a PostgreSQL session runs one message at a time.
 type Session struct {
 	e *Engine
-	// ctxKey interns the canonical JSON of the Context: sessions with equal
-	// contexts share cached decisions.
-	ctxKey unique.Handle[string]
+	// ctxJSON is the canonical JSON of the Context and ctxDoc the same
+	// decoded; ctxKey interns the part of it the policy of generation
+	// keyGen reads (see inputTree): sessions with equal keys share cached
+	// decisions.
+	ctxJSON string
+	ctxDoc  map[string]any
+	ctxKey  unique.Handle[string]
+	keyGen  uint64
 	// items are the input members other than "statement", converted once.
 	items [][2]*ast.Term
 	// err is set when the context could not be encoded; everything is
@@ -47,7 +53,11 @@ func (e *Engine) Session(c Context) *Session {
 		s.err = fmt.Errorf("encode policy context: %w", err)
 		return s
 	}
-	s.ctxKey = unique.Make(string(b))
+	s.ctxJSON = string(b)
+	if err := util.UnmarshalJSON(b, &s.ctxDoc); err != nil {
+		s.err = fmt.Errorf("decode policy context: %w", err)
+		return s
+	}
 	v, err := ast.ValueFromReader(bytes.NewReader(b))
 	if err != nil {
 		s.err = fmt.Errorf("convert policy context: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/interlock-dev/interlock/daemon"
 	"github.com/interlock-dev/interlock/daemon/config"
+	"github.com/interlock-dev/interlock/redirect"
 )
 
 func main() {
@@ -22,6 +23,8 @@ func main() {
 func run() int {
 	configPath := flag.String("config", "/etc/interlock/interlockd.yaml", "configuration file")
 	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
+	uninstall := flag.Bool("uninstall", false, "remove the eBPF programs, links and pinned maps, then exit")
+	pinDir := flag.String("pin-dir", config.DefaultPinDir, "with -uninstall: the pin directory (when no config file is readable)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	logJSON := flag.Bool("log-json", false, "log as JSON lines")
 	flag.Parse()
@@ -38,6 +41,18 @@ func run() int {
 	}
 	log := slog.New(h)
 
+	if *uninstall {
+		dir := *pinDir
+		if cfg, err := config.Load(*configPath); err == nil {
+			dir = cfg.Redirect.PinDir
+		}
+		if err := redirect.Uninstall(context.Background(), dir); err != nil {
+			fmt.Fprintf(os.Stderr, "interlockd: uninstall: %v\n", err)
+			return 1
+		}
+		fmt.Printf("removed Interlock's eBPF programs and pins from %s: protected endpoints are no longer enforced\n", dir)
+		return 0
+	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "interlockd: %v\n", err)

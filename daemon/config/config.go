@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Limits bound what a client may send.
 	Limits Limits `yaml:"limits"`
+	// Redirect configures the eBPF redirect.
+	Redirect Redirect `yaml:"redirect"`
+	// Control configures the control socket and host sessions.
+	Control Control `yaml:"control"`
 	// UpstreamMark is the SO_MARK set on interlockd's own upstream sockets
 	// so the kernel hooks recognise them. 0 disables marking (only valid
 	// when no redirect is attached).
@@ -45,6 +50,14 @@ type Endpoint struct {
 	Upstream Upstream `yaml:"upstream"`
 	// Roles map identity groups to upstream database users, first match wins.
 	Roles []Role `yaml:"roles"`
+	// Protect lists the addresses clients use for this database, as
+	// "ip:port", "cidr:port" or "[ipv6]:port". With the redirect enabled,
+	// every TCP connect to them on this host is sent to Listen.
+	Protect []string `yaml:"protect"`
+	// Auth lists the ways a client may authenticate: "session" (the host
+	// session of the connecting uid, redirected connections only) and
+	// "token" (an OIDC token as the password). Default both.
+	Auth []string `yaml:"auth"`
 	// CatalogUser is the user (one of Roles) of interlockd's own control
 	// connections, which read the system catalogs. Default: the first role.
 	CatalogUser string `yaml:"catalog_user"`
@@ -107,6 +120,29 @@ func (r Role) Password() (string, error) {
 	return "", nil
 }
 
+// Redirect configures the eBPF connect redirect.
+type Redirect struct {
+	// Enabled attaches the redirect (needs root: CAP_BPF, CAP_NET_ADMIN,
+	// CAP_SYS_ADMIN).
+	Enabled bool `yaml:"enabled"`
+	// Cgroup is the cgroup v2 directory the hooks attach to. Default: the
+	// root of the cgroup2 mount (every process on the host).
+	Cgroup string `yaml:"cgroup"`
+	// PinDir is where links and maps are pinned. Default /sys/fs/bpf/interlock.
+	PinDir string `yaml:"pin_dir"`
+}
+
+// Control configures the control socket and the host sessions it creates.
+type Control struct {
+	// Socket is the unix socket path. Default /run/interlock/interlockd.sock.
+	Socket string `yaml:"socket"`
+	// SessionsFile persists host sessions (root-only). Default
+	// /var/lib/interlock/sessions.json.
+	SessionsFile string `yaml:"sessions_file"`
+	// AdminGroup may read alerts and pending requests besides root.
+	AdminGroup string `yaml:"admin_group"`
+}
+
 // Identity configures how client tokens are verified.
 type Identity struct {
 	// Issuer is the OIDC issuer URL; discovery and JWKS come from it.
@@ -118,6 +154,9 @@ type Identity struct {
 	GroupsClaim string `yaml:"groups_claim"`
 	// Algorithms are the accepted signing algorithms. Default RS256, ES256.
 	Algorithms []string `yaml:"algorithms"`
+	// ClientID is the public OIDC client `interlock login` uses.
+	// Default interlock-cli.
+	ClientID string `yaml:"client_id"`
 }
 
 // Policy configures the OPA policy.
@@ -195,7 +234,46 @@ const (
 	DefaultStartupTimeout     = 30 * time.Second
 	DefaultConnectTimeout     = 10 * time.Second
 	DefaultCheckpointInterval = time.Minute
+	DefaultClientID           = "interlock-cli"
+	DefaultPinDir             = "/sys/fs/bpf/interlock"
+	DefaultUpstreamMark       = 0x1c0c4b00
+	DefaultControlSocket      = "/run/interlock/interlockd.sock"
+	DefaultSessionsFile       = "/var/lib/interlock/sessions.json"
 )
+
+// Authentication modes of an endpoint.
+const (
+	AuthSession = "session"
+	AuthToken   = "token"
+)
+
+// ParseProtected parses "ip:port", "cidr:port" or "[ipv6]:port".
+func ParseProtected(s string) (netip.Prefix, uint16, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return netip.Prefix{}, 0, fmt.Errorf("%q: want address:port", s)
+	}
+	host, portS := strings.TrimSuffix(strings.TrimPrefix(s[:i], "["), "]"), s[i+1:]
+	port, err := strconv.ParseUint(portS, 10, 16)
+	if err != nil || port == 0 {
+		return netip.Prefix{}, 0, fmt.Errorf("%q: bad port %q", s, portS)
+	}
+	if strings.Contains(host, "/") {
+		p, err := netip.ParsePrefix(host)
+		if err != nil {
+			return netip.Prefix{}, 0, fmt.Errorf("%q: %w", s, err)
+		}
+		return p.Masked(), uint16(port), nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Prefix{}, 0, fmt.Errorf("%q: %w", s, err)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), uint16(port), nil
+}
+
+// Accepts reports whether the endpoint allows authentication mode m.
+func (e *Endpoint) Accepts(m string) bool { return slices.Contains(e.Auth, m) }
 
 // Validate checks every field and fills in defaults.
 func (c *Config) Validate() error {
@@ -238,6 +316,22 @@ func (c *Config) Validate() error {
 		if e.Upstream.ConnectTimeout == 0 {
 			e.Upstream.ConnectTimeout = DefaultConnectTimeout
 		}
+		if len(e.Auth) == 0 {
+			e.Auth = []string{AuthSession, AuthToken}
+		}
+		for _, a := range e.Auth {
+			if a != AuthSession && a != AuthToken {
+				bad("%s.auth: unknown mode %q (session, token)", where, a)
+			}
+		}
+		for j, p := range e.Protect {
+			if _, _, err := ParseProtected(p); err != nil {
+				bad("%s.protect[%d]: %v", where, j, err)
+			}
+		}
+		if len(e.Protect) > 0 && !c.Redirect.Enabled {
+			bad("%s.protect: needs redirect.enabled", where)
+		}
 		if len(e.Roles) == 0 {
 			bad("%s.roles: at least one group-to-user mapping is required", where)
 		}
@@ -262,6 +356,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Identity.Audience == "" {
 		bad("identity.audience: required")
+	}
+	if c.Identity.ClientID == "" {
+		c.Identity.ClientID = DefaultClientID
+	}
+	if c.Redirect.PinDir == "" {
+		c.Redirect.PinDir = DefaultPinDir
+	}
+	if c.Redirect.Enabled && c.UpstreamMark == 0 {
+		c.UpstreamMark = DefaultUpstreamMark
+	}
+	if c.Control.Socket == "" {
+		c.Control.Socket = DefaultControlSocket
+	}
+	if c.Control.SessionsFile == "" {
+		c.Control.SessionsFile = DefaultSessionsFile
 	}
 	if c.Identity.GroupsClaim == "" {
 		c.Identity.GroupsClaim = DefaultGroupsClaim

@@ -69,7 +69,8 @@ func (s *Store) tick(ctx context.Context) time.Time {
 			continue
 		case e.canRefresh() && !now.Before(e.nextRefresh):
 			s.refresh(ctx, uid, e)
-			continue // the new entry is scheduled on the next pass
+			next = now // schedule the new entry on another pass at once
+			continue
 		}
 		due := exp
 		if e.canRefresh() && e.nextRefresh.Before(due) {

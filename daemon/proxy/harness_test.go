@@ -93,7 +93,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		labels = map[string]string{"environment": "development"}
 	}
 	e.srv, err = New(ctx, Config{
-		Endpoints: []Endpoint{{Name: "test", Labels: labels, Listen: "127.0.0.1:0", Dialer: dialer, Roles: roles,
+		Endpoints: []Endpoint{{Name: "test", Labels: labels, Listen: "127.0.0.1:0", Dialer: dialer, Roles: roles, AuthToken: true, AuthSession: true,
 			Catalog: catalog.New(func(ctx context.Context, db string) (*pgconn.PgConn, error) {
 				return dialer.Open(ctx, testenv.RoleRO, testenv.RoleROPassword, db, nil)
 			}, log)}},

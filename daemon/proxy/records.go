@@ -36,12 +36,18 @@ func (sess *session) sessionStartRecord(b *audit.Body) {
 		Str("email", sess.ident.Email).
 		Strs("groups", sess.ident.Groups).
 		Str("issuer", sess.ident.Issuer).
-		Str("auth", "token").
+		Str("auth", sess.authMode).
 		Str("client_addr", sess.client.RemoteAddr().String()).
 		Str("endpoint", sess.ep.Name).
 		Str("database", sess.params["database"]).
 		Str("application_name", sess.params["application_name"]).
 		Str("upstream_user", sess.upUser)
+	if o := sess.origin; o != nil {
+		b.Int("pid", int64(o.PID)).Int("uid", int64(o.UID)).Int("gid", int64(o.GID)).
+			Str("comm", o.Comm).Str("exe", o.Exe).Strs("cmdline", o.Cmdline).
+			Str("cgroup", o.Cgroup).Uint("netns", o.Netns).
+			Str("original_destination", o.OriginalDestination)
+	}
 }
 
 // statementRecord fills b with a statement record. text is the whole

@@ -43,6 +43,9 @@ func (sess *session) relay(ctx context.Context) {
 	if sess.termErr != nil && reason != "upstream_lost" {
 		reason = "terminated"
 	}
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+	}
 	_ = sess.client.Close()
 	_ = sess.up.Close()
 	for ; pending > 0; pending-- {

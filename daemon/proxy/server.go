@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/pgwire"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
 )
@@ -34,6 +36,21 @@ type Endpoint struct {
 	Roles []config.Role
 	// Catalog reads the endpoint's system catalogs (FunctionCall names).
 	Catalog *catalog.Catalog
+	// AuthSession accepts redirected connections bound to the host session
+	// of the connecting uid; AuthToken accepts an OIDC token as password.
+	AuthSession, AuthToken bool
+}
+
+// OriginFunc returns the origin of a redirected connection, given its
+// client (remote) and listener (local) addresses, or ErrNoOrigin.
+type OriginFunc func(ctx context.Context, client, listener netip.AddrPort) (*policy.Origin, error)
+
+// ErrNoOrigin means a connection did not come through the redirect.
+var ErrNoOrigin = errors.New("no origin: not a redirected connection")
+
+// HostSessions finds the identity logged in on the host for a uid.
+type HostSessions interface {
+	Lookup(uid uint32) (*identity.Identity, bool)
 }
 
 // Config configures a Server.
@@ -50,6 +67,11 @@ type Config struct {
 	StartupTimeout time.Duration
 	// MaxStatementBytes bounds statement text in audit records.
 	MaxStatementBytes int
+	// Origins looks up the origin of redirected connections; nil when the
+	// redirect is off.
+	Origins OriginFunc
+	// Sessions holds host sessions (interlock login); nil disables them.
+	Sessions HostSessions
 }
 
 // Server accepts clients on every endpoint's listener.
@@ -233,4 +255,23 @@ func (s *Server) cancel(ctx context.Context, pid uint32, secret []byte) {
 		return
 	}
 	s.cfg.Metrics.CancelRequests.WithLabelValues("forwarded").Inc()
+}
+
+// TerminateUID ends every session bound to uid's host session, e.g. after
+// logout or when the host session expired.
+func (s *Server) TerminateUID(uid uint32, why string) int {
+	msg := pgwire.Fatal(pgwire.CodeAdminShutdown, fmt.Sprintf("terminating connection: the Interlock session of uid %d ended (%s); run \"interlock login\"", uid, why))
+	s.mu.Lock()
+	var victims []*session
+	for sess := range s.sessions {
+		if sess.authMode == authSession && sess.origin != nil && uint32(sess.origin.UID) == uid {
+			victims = append(victims, sess)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range victims {
+		sess.log.Info("terminating session: host session ended", "uid", uid, "reason", why)
+		sess.terminate(msg)
+	}
+	return len(victims)
 }

@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/user"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,11 +47,14 @@ type session struct {
 	upPID uint32
 	upKey []byte
 
-	key    cancelKey
-	ident  *identity.Identity
-	upUser string
-	params map[string]string
-	check  *policy.Session
+	key      cancelKey
+	ident    *identity.Identity
+	authMode string         // authSession or authToken
+	origin   *policy.Origin // nil unless redirected
+	expiry   *time.Timer
+	upUser   string
+	params   map[string]string
+	check    *policy.Session
 
 	ops opQueue
 
@@ -68,6 +73,12 @@ type session struct {
 	termErr  *pgproto3.ErrorResponse
 }
 
+// Authentication modes, as recorded in audit.
+const (
+	authSession = "session"
+	authToken   = "token"
+)
+
 var shutdownErr = pgwire.Fatal(pgwire.CodeAdminShutdown, "terminating connection: interlockd is shutting down")
 
 // handle runs one client connection from accept to close.
@@ -83,6 +94,22 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ep *Endpoint) {
 	}
 	sess.log = s.log.With("session_id", sess.id, "endpoint", ep.Name, "client", c.RemoteAddr().String())
 	defer c.Close()
+	if s.cfg.Origins != nil {
+		// Right after accept: the kernel forgets the origin when the
+		// client's socket closes.
+		remote, rerr := netip.ParseAddrPort(c.RemoteAddr().String())
+		local, lerr := netip.ParseAddrPort(c.LocalAddr().String())
+		if rerr == nil && lerr == nil {
+			o, err := s.cfg.Origins(ctx, remote, local)
+			switch {
+			case err == nil:
+				sess.origin = o
+				sess.log = sess.log.With("pid", o.PID, "uid", o.UID, "comm", o.Comm)
+			case !errors.Is(err, ErrNoOrigin):
+				sess.log.Warn("origin lookup", "err", err)
+			}
+		}
+	}
 
 	_ = c.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
 	ok, err := sess.startup(ctx)
@@ -261,12 +288,40 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	sess.log = sess.log.With("user", ident.Subject, "upstream_user", role)
-	sess.log.Info("session started")
+	sess.log.Info("session started", "auth", sess.authMode)
+	if sess.authMode == authToken && !ident.Expiry.IsZero() {
+		// A token-authenticated session lives no longer than its token.
+		sess.expiry = time.AfterFunc(time.Until(ident.Expiry), func() {
+			sess.log.Info("terminating session: token expired")
+			sess.terminate(pgwire.Fatal(pgwire.CodeAdminShutdown, "terminating connection: the Interlock token used to authenticate has expired; reconnect with a fresh token"))
+		})
+	}
 	return true, nil
 }
 
-// authenticate asks for a password and verifies it as an OIDC token.
+// authenticate binds the connection to an identity: the host session of
+// the connecting uid for redirected connections, else an OIDC token sent
+// as the password.
 func (sess *session) authenticate(ctx context.Context) (*identity.Identity, bool, error) {
+	ep, o := sess.ep, sess.origin
+	if o != nil && ep.AuthSession && sess.srv.cfg.Sessions != nil {
+		if id, ok := sess.srv.cfg.Sessions.Lookup(uint32(o.UID)); ok {
+			// The client's password is never asked for, let alone used.
+			sess.authMode = authSession
+			sess.cr = pgwire.NewReader(sess.client)
+			return id, true, nil
+		}
+	}
+	if !ep.AuthToken {
+		var msg string
+		if o != nil {
+			msg = noSessionMsg(o.UID)
+		} else {
+			msg = "this endpoint accepts only host sessions of redirected connections; connect to the database's own address after \"interlock login\""
+		}
+		ok, err := sess.reject("no_session", pgwire.CodeInvalidAuthorization, msg)
+		return nil, ok, err
+	}
 	_ = sess.cw.Send(&pgproto3.AuthenticationCleartextPassword{})
 	if err := sess.cw.Flush(); err != nil {
 		return nil, false, err
@@ -290,6 +345,12 @@ func (sess *session) authenticate(ctx context.Context) (*identity.Identity, bool
 		ok, err := sess.reject("malformed_startup", pgwire.CodeProtocolViolation, "invalid password packet")
 		return nil, ok, err
 	}
+	if o != nil && strings.Count(pm.Password, ".") != 2 {
+		// A redirected client sent an ordinary password: it expected its
+		// host session to be used.
+		ok, err := sess.reject("no_session", pgwire.CodeInvalidAuthorization, noSessionMsg(o.UID))
+		return nil, ok, err
+	}
 	ident, err := sess.srv.cfg.Verifier.Verify(ctx, pm.Password)
 	if err != nil {
 		var te *identity.TokenError
@@ -300,7 +361,17 @@ func (sess *session) authenticate(ctx context.Context) (*identity.Identity, bool
 		ok, err := sess.reject(reason, pgwire.CodeInvalidPassword, "Interlock authentication failed: "+err.Error())
 		return nil, ok, err
 	}
+	sess.authMode = authToken
 	return ident, true, nil
+}
+
+// noSessionMsg is the error for a redirected connection without a session.
+func noSessionMsg(uid int) string {
+	name := "unknown user"
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		name = u.Username
+	}
+	return fmt.Sprintf("no Interlock session for uid %d (%s): run \"interlock login\"", uid, name)
 }
 
 // maxTokenLen bounds the password message (a JWT).
@@ -335,6 +406,7 @@ func (sess *session) policyContext() policy.Context {
 			ClientAddr:      addr,
 		},
 		Endpoint: policy.Endpoint{Name: sess.ep.Name, Labels: sess.ep.Labels},
+		Origin:   sess.origin,
 	}
 }
 
@@ -346,6 +418,9 @@ func (sess *session) cancelUpstream(ctx context.Context) error {
 // terminate ends the session with a FATAL error to the client.
 func (sess *session) terminate(e *pgproto3.ErrorResponse) {
 	sess.termOnce.Do(func() {
+		if sess.expiry != nil {
+			sess.expiry.Stop()
+		}
 		sess.termErr = e
 		sess.cwMu.Lock()
 		_ = sess.client.SetWriteDeadline(time.Now().Add(time.Second))

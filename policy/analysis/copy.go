@@ -21,11 +21,11 @@ func (w *walker) copyStmt(x *pg_query.CopyStmt) {
 }
 
 // copyIsStdio reports whether the COPY statement text names STDIN or
-// STDOUT as its file. The parse tree cannot tell: a file name of ''
-// decodes as no file name, the same as STDIN/STDOUT, and '' and '/etc/x'
-// share a cache key, so the tokens decide. The file name is the token after
-// the first TO or FROM outside parentheses (PROGRAM, if present, is
-// handled by the caller). Anything unexpected counts as a file.
+// STDOUT as its file. The parse tree cannot tell: an empty file name
+// decodes as no file name, the same as STDIN/STDOUT, and an empty string
+// shares a cache key with '/etc/x', so the tokens decide. The file name is
+// the token after the first TO or FROM outside parentheses (PROGRAM, if
+// present, is handled by the caller). Anything unexpected counts as a file.
 func copyIsStdio(text string, scs bool) bool {
 	toks, err := scan(text, scs)
 	if err != nil {

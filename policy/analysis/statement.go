@@ -30,19 +30,31 @@ const (
 // in their constants share one analysis (and one cached decision), so nothing
 // that depends on a constant may appear here.
 type Statement struct {
-	// Kinds is every kind the statement has, sorted and without duplicates.
+	// Kinds is every kind the statement has, sorted and without duplicates,
+	// never empty. It includes the kinds of statements nested anywhere in it
+	// (data-modifying CTEs, the statement EXPLAIN, PREPARE, DECLARE or COPY
+	// wraps, rule actions, SQL function bodies). "select" is only given when
+	// the statement itself (or the wrapped one) is a SELECT: a subquery or
+	// INSERT ... SELECT adds its tables to TablesRead, not "select".
 	Kinds []Kind `json:"kinds"`
 	// Command is the command tag of the top-level statement, e.g. "SELECT",
 	// "DROP TABLE", "SET".
 	Command string `json:"command"`
 	// TablesRead and TablesWritten are schema-qualified relation names
 	// ("public.accounts"), sorted and without duplicates. An unqualified name
-	// is qualified with "public".
+	// is qualified with "public" (the session's search_path is not known);
+	// a database qualifier is dropped. Written: targets of INSERT, UPDATE,
+	// DELETE, MERGE, COPY FROM, SELECT INTO/CREATE TABLE AS, and the
+	// relations DDL creates, alters, drops or truncates. Read: every other
+	// relation named, CTE names excepted; an UPDATE or DELETE target is also
+	// read when it has WHERE or RETURNING, a MERGE or ON CONFLICT target
+	// always.
 	TablesRead    []string `json:"tables_read"`
 	TablesWritten []string `json:"tables_written"`
 	// UnfilteredWrite is true when an UPDATE or DELETE anywhere in the
 	// statement has no WHERE clause, or a WHERE clause that references no
-	// column (WHERE true, WHERE 1=1).
+	// column (WHERE true, WHERE 1=1, WHERE $1), and for TRUNCATE.
+	// WHERE CURRENT OF counts as a filter.
 	UnfilteredWrite bool `json:"unfiltered_write"`
 	// Functions called, lower case, schema-qualified only when the statement
 	// qualifies them ("pg_sleep", "public.audit_fn"). Sorted, no duplicates.
@@ -51,11 +63,15 @@ type Statement struct {
 	// lower case ("search_path", "role"); "all" for RESET ALL.
 	Settings []string `json:"settings"`
 	// Fingerprint is pg_query's fingerprint of the statement (hex). It is
-	// informational: never a cache key on its own.
+	// informational: never a cache key on its own, and not for policy
+	// decisions. It ignores constants in expressions but not in a few other
+	// places (FETCH 5, float(24), option values), so a cached analysis may
+	// carry the fingerprint of another text with the same cache key.
 	Fingerprint string `json:"fingerprint"`
 	// Explain is true for EXPLAIN; ExplainAnalyze when the inner statement
 	// is executed (EXPLAIN ANALYZE). Kinds always include the inner
-	// statement's kinds.
+	// statement's kinds. Any ANALYZE option sets ExplainAnalyze, even
+	// ANALYZE false: its argument may be a constant.
 	Explain        bool `json:"explain"`
 	ExplainAnalyze bool `json:"explain_analyze"`
 	// Prepare is the name a PREPARE statement creates; Execute is the name
@@ -65,7 +81,8 @@ type Statement struct {
 	Prepare    string `json:"prepare,omitempty"`
 	Execute    string `json:"execute,omitempty"`
 	Deallocate string `json:"deallocate,omitempty"`
-	// CopyExternal is true for COPY to or from a server file or PROGRAM.
+	// CopyExternal is true for COPY to or from a server file or PROGRAM
+	// (anything but STDIN/STDOUT).
 	CopyExternal bool `json:"copy_external"`
 	// Text is the statement's text, sliced from the original query string.
 	// It is not part of the policy input (it contains constants).

@@ -60,7 +60,9 @@ required_level(k) := utility_level if k == "utility"
 
 required_level(k) := kind_level[k] if k != "utility"
 
-kinds := object.get(input, ["statement", "kinds"], [])
+default kinds := []
+
+kinds := input.statement.kinds
 
 # kind_label names a kind in reasons; utility statements by their command.
 kind_label(k) := input.statement.command if {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -71,6 +72,9 @@ func FuzzKey(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, text string, scs bool) {
+		// A hang is a denial of service: report it as a failure with its input.
+		timer := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("Append/Analyze took over 10s on %q (scs %v)", text, scs)) })
+		defer timer.Stop()
 		var spans []span
 		k, ok := appendKey(nil, text, scs, &spans)
 		if !ok {
