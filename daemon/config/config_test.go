@@ -84,3 +84,14 @@ func TestRolePassword(t *testing.T) {
 		t.Fatal("missing file gave no error")
 	}
 }
+
+// TestShippedExample keeps deploy/interlockd.yaml valid.
+func TestShippedExample(t *testing.T) {
+	c, err := Load("../../deploy/interlockd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Endpoints) != 1 || len(c.Endpoints[0].Protect) != 2 || !c.Redirect.Enabled {
+		t.Fatalf("example parsed to %+v", c)
+	}
+}
