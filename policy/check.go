@@ -25,6 +25,9 @@ import (
 // allocating.
 func (s *Session) Check(ctx context.Context, text string, scs SCS) (*Result, error) {
 	cur := s.e.cur.Load()
+	if cur.closed {
+		return denied(cur.gen, "policy engine is closed"), ErrClosed
+	}
 	if s.err != nil {
 		return denied(cur.gen, s.err.Error()), s.err
 	}
@@ -69,9 +72,10 @@ func (s *Session) checkKeyed(ctx context.Context, cur *compiled, key, text strin
 		}
 		s.e.analyses.Add(key, ent)
 	}
-	if ent.stateful {
+	if ent.stateful || cur.volatile != "" {
 		// PREPARE, EXECUTE and DEALLOCATE depend on and change session
-		// state: decide every time, never memoize.
+		// state, and a nondeterministic policy may decide differently
+		// next time: decide every time, never memoize.
 		return s.decide(ctx, cur, ent.stmts, ent.vals, nil)
 	}
 	dk := decisionKey{ctx: s.contextKey(cur), aid: ent.id}

@@ -200,6 +200,20 @@ func TestSCSUnknownParsesBoth(t *testing.T) {
 	if r.Allowed() || !strings.Contains(r.Decision.Reason, "could not be parsed (with standard_conforming_strings off)") {
 		t.Fatalf("unknown: got %+v, want a parse denial under off", r.Decision)
 	}
+
+	// One statement either way, harmless with the setting on, calling
+	// pg_read_file with it off.
+	text = `SELECT '\' AS a, ' AS b, pg_read_file(b) AS c --'`
+	if r := check(t, s, text, SCSOn); !r.Allowed() {
+		t.Fatalf("on: got %+v", r.Decision)
+	}
+	if r := check(t, s, text, SCSOff); r.Allowed() {
+		t.Fatal("off: pg_read_file allowed")
+	}
+	r = check(t, s, text, SCSUnknown)
+	if r.Allowed() || !strings.Contains(r.Decision.Reason, "function pg_read_file is not allowed for the reader role (with standard_conforming_strings off)") {
+		t.Fatalf("unknown: got %+v, want the reading with the setting off denied", r.Decision)
+	}
 }
 
 // TestCacheClearedOnReload: decisions are not reused across a reload, in
@@ -259,5 +273,34 @@ func TestCacheBounded(t *testing.T) {
 	// Evicted entries were analysed and evaluated again.
 	if got := obs.evals.Load(); got < 40 {
 		t.Fatalf("%d evaluations, want at least 40 (nothing fits in the caches)", got)
+	}
+}
+
+// TestNondeterministicPolicyNotCached: a policy that reads the clock is
+// evaluated for every statement.
+func TestNondeterministicPolicyNotCached(t *testing.T) {
+	obs := &counter{}
+	dir := policyDir(t, `package interlock
+
+decision := {"allow": time.now_ns() > 0, "reason": "clock"}
+`)
+	e := mustEngine(t, Config{Paths: []string{dir}, Observer: obs})
+	if got := e.cur.Load().volatile; got != "time.now_ns" {
+		t.Fatalf("volatile builtin %q, want time.now_ns", got)
+	}
+	s := e.Session(ctxFor(nil, "dev"))
+	runSteps(t, s, []step{{"PREPARE p AS SELECT 1", true, ""}})
+	for i := range 3 {
+		if r := check(t, s, fmt.Sprintf("SELECT %d", i), SCSOn); r.Cached || !r.Allowed() {
+			t.Fatalf("got %+v cached=%v, want an uncached allow", r.Decision, r.Cached)
+		}
+		runSteps(t, s, []step{{"EXECUTE p", true, ""}})
+	}
+	if got := obs.evals.Load(); got != 7 {
+		t.Fatalf("%d evaluations, want 7", got)
+	}
+	// A deterministic policy is cached.
+	if v := mustEngine(t, Config{}).cur.Load().volatile; v != "" {
+		t.Fatalf("default policy: volatile builtin %q", v)
 	}
 }

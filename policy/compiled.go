@@ -19,8 +19,11 @@ type compiled struct {
 	digest  [sha256.Size]byte
 	modules int
 	// reads is what of the input the policy can read (nil: all of it).
-	reads  inputTree
-	closed bool // the engine is closed: deny everything
+	reads inputTree
+	// volatile names a nondeterministic builtin the policy calls; its
+	// decisions are then never cached.
+	volatile string
+	closed   bool // the engine is closed: deny everything
 }
 
 // compile prepares query over src with doc as data.interlock_config.
@@ -48,11 +51,12 @@ func compile(ctx context.Context, src *source, doc map[string]any, query string,
 		return nil, fmt.Errorf("compile policy: no rule defines %s", query)
 	}
 	return &compiled{
-		query:   query,
-		pq:      pq,
-		digest:  src.digest,
-		modules: len(src.modules),
-		reads:   readInputPaths(compiler, ref),
+		query:    query,
+		pq:       pq,
+		digest:   src.digest,
+		modules:  len(src.modules),
+		reads:    readInputPaths(compiler, ref),
+		volatile: nondeterministic(compiler),
 	}, nil
 }
 

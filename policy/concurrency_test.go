@@ -17,11 +17,14 @@ func TestConcurrentChecksAndReloads(t *testing.T) {
 	dataA := map[string]any{"groups": map[string]any{"readers": []any{"readers"}}}
 	dataB := map[string]any{"groups": map[string]any{"readers": []any{"analysts"}}}
 
+	// The reloader changes the data 20 times; the workers check until it
+	// is done, and at least 100 rounds each.
+	const reloads = 20
 	var done atomic.Bool
-	var reloads atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := 0; !done.Load(); i++ {
+		defer done.Store(true)
+		for i := range reloads {
 			d := dataA
 			if i%2 == 1 {
 				d = dataB
@@ -30,7 +33,6 @@ func TestConcurrentChecksAndReloads(t *testing.T) {
 				t.Errorf("SetData: %v", err)
 				return
 			}
-			reloads.Add(1)
 		}
 	})
 
@@ -40,7 +42,7 @@ func TestConcurrentChecksAndReloads(t *testing.T) {
 		work.Go(func() {
 			admin := e.Session(ctxFor([]string{"admins"}, "production"))
 			reader := e.Session(ctxFor([]string{"readers"}, "production"))
-			for i := range 400 {
+			for i := 0; i < 100 || !done.Load(); i++ {
 				table := fmt.Sprintf("t%d", (i+w)%40)
 				sel := fmt.Sprintf("SELECT * FROM %s WHERE id = %d", table, i)
 				if r, err := admin.Check(context.Background(), sel, SCSOn); err != nil || !r.Allowed() {
@@ -65,10 +67,9 @@ func TestConcurrentChecksAndReloads(t *testing.T) {
 		})
 	}
 	work.Wait()
-	done.Store(true)
 	wg.Wait()
-	if reloads.Load() < 2 {
-		t.Fatalf("only %d reloads ran during the checks", reloads.Load())
+	if got := e.Generation(); got < reloads {
+		t.Fatalf("generation %d after %d reloads", got, reloads)
 	}
 
 	for _, tc := range []struct {

@@ -22,6 +22,7 @@ const (
 	logKeyModules    = "policy_modules"
 	logKeyPaths      = "policy_paths"
 	logKeyError      = "error"
+	logKeyBuiltin    = "builtin"
 )
 
 // Engine evaluates the policy. It is safe for concurrent use; create one
@@ -133,6 +134,10 @@ func (e *Engine) reloadLocked(ctx context.Context, data []byte, doc map[string]a
 		e.decisions.Purge()
 		e.log.Info("policy loaded", logKeyGeneration, c.gen,
 			logKeyModules, c.modules, logKeyPaths, e.cfg.Paths)
+		if c.volatile != "" {
+			e.log.Warn("policy calls a nondeterministic builtin: its decisions are not cached",
+				logKeyBuiltin, c.volatile)
+		}
 	}
 	e.obs.Reloaded(nil)
 	return nil

@@ -155,6 +155,9 @@ verdict := {"allow": input.user.sub in data.interlock_config.allowed, "reason": 
 func TestClose(t *testing.T) {
 	e := mustEngine(t, Config{})
 	s := e.Session(ctxFor([]string{"admins"}, "dev"))
+	if r, err := s.Check(context.Background(), "SELECT 1", SCSOn); err != nil || !r.Allowed() {
+		t.Fatalf("before Close: %+v, %v", r.Decision, err)
+	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +167,9 @@ func TestClose(t *testing.T) {
 	d, err := s.Decide(context.Background(), sel())
 	if d.Allow || !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close got %+v, %v; want a deny and ErrClosed", d, err)
+	}
+	if r, err := s.Check(context.Background(), "SELECT 2", SCSOn); r.Allowed() || !errors.Is(err, ErrClosed) {
+		t.Fatalf("Check after Close: got %+v, %v; want a deny and ErrClosed", r.Decision, err)
 	}
 	if err := e.Reload(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Reload after Close: got %v, want ErrClosed", err)

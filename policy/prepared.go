@@ -85,7 +85,7 @@ func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analys
 			}
 			continue
 		}
-		if c.gen != cur.gen {
+		if c.gen != cur.gen || cur.volatile != "" {
 			dec, err := s.eval(ctx, cur, c.val)
 			if err != nil {
 				return dec, latest, err

@@ -14,7 +14,13 @@ import (
 const usage = `usage: interlock <command> [arguments]
 
 commands:
+  login [--device] [--no-browser]       log in with the identity provider; binds your uid to you
+  status [--json]                       show who you are logged in as
+  logout                                end your session
   audit verify FILE... [--pubkey KEY]   verify an audit chain (exit 1 on tampering)
+
+login, status and logout talk to interlockd's socket: --socket PATH, or
+INTERLOCK_SOCKET, default /run/interlock/interlockd.sock.
 `
 
 func main() {
@@ -26,15 +32,21 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return 2
+		return exitUsage
 	}
 	switch {
+	case args[0] == "login":
+		return runLogin(ctx, args[1:], stdout, stderr)
+	case args[0] == "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case args[0] == "logout":
+		return runLogout(ctx, args[1:], stdout, stderr)
 	case args[0] == "audit" && len(args) > 1 && args[1] == "verify":
 		return audit.RunVerify(ctx, args[2:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
-		return 0
+		return exitOK
 	}
 	fmt.Fprintf(stderr, "interlock: unknown command %q\n%s", args[0], usage)
-	return 2
+	return exitUsage
 }

@@ -104,7 +104,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if errors.As(err, &ue) {
 			err = ue.Err // drop the made-up URL
 		}
-		return fmt.Errorf("reach interlockd at %s (is it running? set --socket or %s): %w", c.socket, SocketEnv, err)
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "dial" {
+			err = oe.Err // drop the repeated socket path
+		}
+		return fmt.Errorf("reach interlockd at %s: %w (is it running? the socket is chosen with --socket or %s)", c.socket, err, SocketEnv)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -67,17 +67,25 @@ func peerCred(c net.Conn) (Peer, error) {
 }
 
 // credListener reads each connection's peer credentials at accept and
-// bounds the number of open connections.
+// bounds open connections, in all and per uid, so one user cannot starve
+// the others' logins.
 type credListener struct {
 	net.Listener
-	slots chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	log   *slog.Logger
+	slots     chan struct{}
+	done      chan struct{}
+	once      sync.Once
+	maxPerUID int
+	log       *slog.Logger
+
+	mu     sync.Mutex
+	perUID map[uint32]int
 }
 
-func newCredListener(ln net.Listener, maxConns int, log *slog.Logger) *credListener {
-	return &credListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), log: log}
+func newCredListener(ln net.Listener, maxConns, maxPerUID int, log *slog.Logger) *credListener {
+	return &credListener{
+		Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}),
+		maxPerUID: maxPerUID, log: log, perUID: map[uint32]int{},
+	}
 }
 
 func (l *credListener) Accept() (net.Conn, error) {
@@ -99,7 +107,31 @@ func (l *credListener) Accept() (net.Conn, error) {
 			<-l.slots
 			continue
 		}
-		return &credConn{Conn: c, peer: p, release: func() { <-l.slots }}, nil
+		if !l.take(p.UID) {
+			l.log.Warn("control connection refused: too many from this uid", "uid", p.UID, "pid", p.PID, "max", l.maxPerUID)
+			c.Close()
+			<-l.slots
+			continue
+		}
+		return &credConn{Conn: c, peer: p, release: func() { l.give(p.UID); <-l.slots }}, nil
+	}
+}
+
+func (l *credListener) take(uid uint32) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perUID[uid] >= l.maxPerUID {
+		return false
+	}
+	l.perUID[uid]++
+	return true
+}
+
+func (l *credListener) give(uid uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perUID[uid]--; l.perUID[uid] <= 0 {
+		delete(l.perUID, uid)
 	}
 }
 

@@ -20,8 +20,11 @@ import (
 // DefaultSocketPath is where interlockd listens and the CLI connects.
 const DefaultSocketPath = "/run/interlock/interlockd.sock"
 
-// DefaultMaxConns bounds concurrent control connections.
-const DefaultMaxConns = 64
+// Defaults of the connection bounds.
+const (
+	DefaultMaxConns       = 64
+	DefaultMaxConnsPerUID = 8
+)
 
 // Socket permissions: any user may connect and log in for themselves,
 // since the daemon takes their uid from the kernel.
@@ -64,6 +67,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxConns bounds concurrent connections. Default DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerUID bounds concurrent connections of one uid; more are
+	// closed at once. Default DefaultMaxConnsPerUID.
+	MaxConnsPerUID int
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -81,6 +87,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerUID <= 0 {
+		c.MaxConnsPerUID = DefaultMaxConnsPerUID
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -110,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), ln: newCredListener(ln, cfg.MaxConns, log)}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), ln: newCredListener(ln, cfg.MaxConns, cfg.MaxConnsPerUID, log)}
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,

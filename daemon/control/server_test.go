@@ -232,7 +232,7 @@ func TestHandleAndPeer(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxConns = 2 })
+	e := newEnv(t, func(c *Config) { c.MaxConns, c.MaxConnsPerUID = 2, 10 })
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("unix", e.socket)
@@ -264,4 +264,47 @@ func TestConnectionLimit(t *testing.T) {
 		t.Errorf("after one connection closed: %v", err)
 	}
 	held[1].Close()
+}
+
+func TestPerUIDLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxConnsPerUID = 2 })
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("unix", e.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("GET /v1/config HTTP/1.1\r\nHost: i\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 12)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(buf); err != nil || string(buf) != "HTTP/1.1 200" {
+			t.Fatalf("held connection: %q %v", buf, err)
+		}
+		held = append(held, c)
+	}
+	// A third connection of the same uid is closed at once, not queued.
+	c3, err := net.Dial("unix", e.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	c3.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c3.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("third connection of one uid: read %d bytes, err %v; want it closed", n, err)
+	}
+	held[0].Close()
+	waitOK := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.client.Config(testCtx(t))
+		if err == nil {
+			break
+		}
+		if time.Now().After(waitOK) {
+			t.Fatalf("after closing a held connection: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the server notices the close asynchronously
+	}
 }

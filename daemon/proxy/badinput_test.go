@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/interlock-dev/interlock/testenv"
 )
@@ -317,4 +318,41 @@ func TestFunctionCall(t *testing.T) {
 	r.expectError(t, "42501", "Interlock denied")
 	r.sendMsg(t, &pgproto3.FunctionCall{Function: 4294967000})
 	r.expectError(t, "42501", "cannot be resolved")
+}
+
+// TestAuditUnavailableFailsClosed: when the audit log cannot be written,
+// statements are refused with a clear error and nothing runs.
+func TestAuditUnavailableFailsClosed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	w := e.connect(t, "bob", "writers")
+	if _, err := w.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.Exec(ctx, "UPDATE customers SET notes = 'unaudited' WHERE id = 4", pgx.QueryExecModeSimpleProtocol)
+	if pgCode(err) != "42501" || !strings.Contains(err.Error(), "audit log cannot be written") {
+		t.Fatalf("simple protocol with the audit log down: got %v", err)
+	}
+	_, err = w.Exec(ctx, "UPDATE customers SET notes = $1 WHERE id = 4", "unaudited")
+	if pgCode(err) != "42501" || !strings.Contains(err.Error(), "audit log cannot be written") {
+		t.Fatalf("extended protocol with the audit log down: got %v", err)
+	}
+	var notes *string
+	if err := e.direct(t).QueryRow(ctx, "SELECT notes FROM customers WHERE id = 4").Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
+	if notes != nil && *notes == "unaudited" {
+		t.Fatal("a statement ran although it could not be audited")
+	}
+	if got := testutil.ToFloat64(e.metrics.AuditWriteErrors); got < 2 {
+		t.Fatalf("audit write errors = %v, want >= 2", got)
+	}
+	// New connections are refused too.
+	_, err = pgx.Connect(ctx, e.dsn(e.token(t, "carol", "readers")))
+	if pgCode(err) != "58000" {
+		t.Fatalf("connect with the audit log down: got %v, want 58000", err)
+	}
 }

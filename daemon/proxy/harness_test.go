@@ -29,6 +29,7 @@ type env struct {
 	srv     *Server
 	addr    string
 	audit   string
+	log     *audit.Log
 	metrics *metrics.Metrics
 	engine  *policy.Engine
 	cancel  context.CancelFunc
@@ -78,6 +79,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = al.Close() })
+	e.log = al
 	ver, err := identity.New(ctx, identity.Config{Issuer: e.issuer.URL, Audience: e.issuer.Audience, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -235,7 +235,9 @@ func command(m protoreflect.Message) string {
 		}
 		return "SET"
 	case *pg_query.TransactionStmt:
-		return transactionTags[x.Kind]
+		if tag, ok := transactionTags[x.Kind]; ok {
+			return tag
+		}
 	case *pg_query.DiscardStmt:
 		switch x.Target {
 		case pg_query.DiscardMode_DISCARD_ALL:

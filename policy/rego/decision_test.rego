@@ -160,3 +160,19 @@ test_all_reasons_given if {
 	contains(d.reason, "without a WHERE clause")
 	contains(d.reason, "function pg_read_file")
 }
+
+test_origin_cap_to_nothing if {
+	denied(mk(admins, "dev", select_), "alice@example.com may not run statements from the process that opened this connection") with data.interlock.origin_level as 0
+}
+
+test_user_named_by_sub_without_email if {
+	i := json.patch(mk(readers, "dev", insert_), [{"op": "replace", "path": "/user/email", "value": ""}])
+	denied(i, "insert statements need the writer role; u1 has the reader role")
+}
+
+# The default decision applies when there is no deny reason and yet the
+# statement is not allowed (the deny rules normally prevent that).
+test_default_decision if {
+	d := data.interlock.decision with data.interlock.allowed as false with data.interlock.deny as set()
+	d == {"allow": false, "reason": "no rule allows this statement"}
+}

@@ -212,20 +212,16 @@ func checkSameAnalysis(t *testing.T, text1, text2 string, scs, sameType bool) {
 	if !sameType {
 		return
 	}
-	t1, err1 := parseTree(text1, scs)
-	t2, err2 := parseTree(text2, scs)
+	// Append refused any text whose lexing depends on scs, so pg_query's
+	// default (scs on) parses both as the session would.
+	t1, err1 := pg_query.Parse(text1)
+	t2, err2 := pg_query.Parse(text2)
 	if err1 != nil || err2 != nil {
 		return
 	}
 	if sh1, sh2 := shape(t1.ProtoReflect()), shape(t2.ProtoReflect()); sh1 != sh2 {
 		t.Fatalf("same key, different tree shape:\n%q: %s\n%q: %s", text1, sh1, text2, sh2)
 	}
-}
-
-// parseTree parses with pg_query (scs on; Append refused any text whose
-// lexing depends on scs).
-func parseTree(text string, _ bool) (*pg_query.ParseResult, error) {
-	return pg_query.Parse(text)
 }
 
 // shape describes a tree by its messages and which message fields are set,
