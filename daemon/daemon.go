@@ -16,6 +16,8 @@ import (
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
+	"github.com/interlock-dev/interlock/daemon/control"
+	"github.com/interlock-dev/interlock/daemon/hostsession"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
 	"github.com/interlock-dev/interlock/daemon/proxy"
@@ -40,6 +42,8 @@ type Daemon struct {
 	Audit    *audit.Log
 	Proxy    *proxy.Server
 	Redirect *redirect.Redirector
+	Sessions *hostsession.Store
+	Control  *control.Server
 	metrics  net.Listener
 }
 
@@ -55,6 +59,16 @@ func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
 		}
 	}
 	return eps
+}
+
+// hostSessions adapts the session store to the proxy.
+type hostSessions struct{ s *hostsession.Store }
+
+func (h hostSessions) Lookup(uid uint32) (*identity.Identity, bool) {
+	if sess, ok := h.s.Lookup(uid); ok {
+		return sess.Identity, true
+	}
+	return nil, false
 }
 
 // originFunc adapts the redirect's origin lookup to the proxy.
@@ -127,6 +141,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 
+	d.Sessions, err = hostsession.New(ctx, hostsession.Config{
+		Path:     cfg.Control.SessionsFile,
+		Verifier: verifier,
+		Issuer:   cfg.Identity.Issuer,
+		ClientID: cfg.Identity.ClientID,
+		Logger:   log,
+	})
+	if err != nil {
+		return fmt.Errorf("host sessions: %w", err)
+	}
+	defer d.Sessions.Close()
+	go func() {
+		if err := d.Sessions.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("host session refresher stopped", "err", err)
+		}
+	}()
+
 	d.Policy, err = policy.New(ctx, policy.Config{
 		Paths:     cfg.Policy.Paths,
 		Data:      cfg.Policy.Data,
@@ -188,11 +219,29 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		StartupTimeout:    cfg.Limits.StartupTimeout,
 		MaxStatementBytes: cfg.Audit.MaxStatementBytes,
 		Origins:           origins,
+		Sessions:          hostSessions{d.Sessions},
 	})
 	if err != nil {
 		return err
 	}
 	defer d.Proxy.Close()
+	// Live connections end with the host session they are bound to.
+	defer d.Sessions.Subscribe(func(uid uint32, reason string) {
+		go d.Proxy.TerminateUID(uid, reason)
+	})()
+
+	d.Control, err = control.New(ctx, control.Config{
+		SocketPath: cfg.Control.Socket,
+		Store:      d.Sessions,
+		Issuer:     cfg.Identity.Issuer,
+		ClientID:   cfg.Identity.ClientID,
+		Audience:   cfg.Identity.Audience,
+		Logger:     log,
+	})
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer d.Control.Close()
 	if d.Redirect != nil {
 		// Only now, with every listener bound, do protected connects go
 		// to interlockd; until then they were refused (fail closed).
@@ -217,8 +266,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if opts.Ready != nil {
 		opts.Ready(d)
 	}
-	running++
+	running += 2
 	go func() { errc <- d.Proxy.Serve(ctx) }()
+	go func() { errc <- d.Control.Serve(ctx) }()
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -31,6 +31,8 @@ type db struct {
 	mu    sync.Mutex // serialises use of conn
 	conn  *pgconn.PgConn
 	funcs sync.Map // uint32 → string
+	rels  sync.Map // uint32 → *Relation
+	names sync.Map // "schema.name" → uint32
 }
 
 // New returns a Catalog that opens connections with connect.

@@ -265,8 +265,9 @@ func (s *Store) notify(uid uint32, reason string) {
 	}
 }
 
-// end removes the session of uid (only if it is still want, when want is
-// not nil), persists and notifies. It reports whether it removed one.
+// end removes the session of uid, persists and notifies subscribers. With
+// want set, it only removes that entry (not a newer login). It reports
+// whether it removed a session.
 func (s *Store) end(uid uint32, want *entry, reason string) bool {
 	s.mu.Lock()
 	cur, ok := (*s.sessions.Load())[uid]

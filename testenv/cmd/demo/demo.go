@@ -8,9 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/testenv"
 )
 
@@ -123,8 +123,12 @@ func (d *demo) startDaemon(ctx context.Context, bin string) error {
 	roPW, _ := pw("ro.pw", testenv.RoleROPassword)
 	keyFile := filepath.Join(d.dir, "audit-signing.key")
 	pubFile := filepath.Join(d.dir, "audit-signing.pub")
-	if err := run(ctx, filepath.Join(bin, "interlock"), "audit", "keygen", "--private", keyFile, "--public", pubFile); err != nil {
-		keyFile, pubFile = "", ""
+	pub, priv, err := audit.GenerateKey()
+	if err == nil {
+		err = errors.Join(audit.SavePrivateKey(keyFile, priv), audit.SavePublicKey(pubFile, pub))
+	}
+	if err != nil {
+		return fmt.Errorf("audit signing key: %w", err)
 	}
 	cfg := fmt.Sprintf(`# interlockd configuration written by make demo
 endpoints:
@@ -144,11 +148,12 @@ audit:
   signing_key_file: %q
 metrics:
   listen: %s
+control:
+  socket: %s
+  sessions_file: %s
 `, d.addr, d.pg.Addr(), testenv.RoleAdmin, adminPW, testenv.RoleRW, rwPW, testenv.RoleRO, roPW,
-		d.issuer.URL, d.issuer.Audience, d.audit, keyFile, d.metrics)
-	if keyFile == "" {
-		cfg = strings.Replace(cfg, "  signing_key_file: \"\"\n", "", 1)
-	}
+		d.issuer.URL, d.issuer.Audience, d.audit, keyFile, d.metrics,
+		filepath.Join(d.dir, "run", "interlockd.sock"), filepath.Join(d.dir, "state", "sessions.json"))
 	cfgFile := filepath.Join(d.dir, "interlockd.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err
@@ -193,13 +198,4 @@ metrics:
 			return errors.New("interlockd did not start listening within 30s")
 		}
 	}
-}
-
-func run(ctx context.Context, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, name, args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %w: %s", name, err, out)
-	}
-	return nil
 }
