@@ -68,8 +68,10 @@ func BenchmarkCheckMiss(b *testing.B) {
 	}
 }
 
-// BenchmarkCheckSharedDecision is a statement another session with the
-// same context has decided: analysis and decision caches hit, memo misses.
+// BenchmarkCheckSharedDecision is the first statement of a new session
+// whose context shares decisions with an earlier one: the memo misses,
+// the analysis and decision caches hit, and the session's context key is
+// computed (once per session and policy generation).
 func BenchmarkCheckSharedDecision(b *testing.B) {
 	e := mustEngine(b, Config{})
 	texts := pgbenchTexts(1024)

@@ -33,6 +33,7 @@ func (s *Session) Check(ctx context.Context, text string, scs SCS) (*Result, err
 	}
 	key, ok := s.cacheKey(text, scs)
 	if !ok {
+		s.e.obs.CacheLookup(CacheSession, false)
 		return s.checkText(ctx, cur, text, scs)
 	}
 	if r, hit := s.memo[string(key)]; hit && r.gen == cur.gen {
@@ -48,7 +49,13 @@ func (s *Session) Check(ctx context.Context, text string, scs SCS) (*Result, err
 // of standard_conforming_strings (keys only abstract literals that lex the
 // same either way); when the setting is unknown the text must also produce
 // the same key under both.
+//
+// Texts longer than Config.MaxCachedText are not cached, which bounds the
+// memory the caches can hold.
 func (s *Session) cacheKey(text string, scs SCS) ([]byte, bool) {
+	if len(text) > s.e.cfg.MaxCachedText {
+		return nil, false
+	}
 	var ok bool
 	s.key, ok = sqlkey.Append(s.key[:0], text, scs != SCSOff)
 	if !ok || scs != SCSUnknown {
@@ -150,7 +157,7 @@ func parseDenied(gen uint64, err error, note string) *Result {
 }
 
 // decide evaluates each statement in order, resolving EXECUTE through the
-// session's prepared statements and recording PREPARE and DEALLOCATE. alt,
+// session's prepared statements and recording what PREPARE creates. alt,
 // when not nil, holds for some statements a second analysis (under the
 // other standard_conforming_strings) that must also be allowed.
 func (s *Session) decide(ctx context.Context, cur *compiled, stmts []*analysis.Statement, vals, alt []ast.Value) (*Result, error) {

@@ -304,3 +304,25 @@ decision := {"allow": time.now_ns() > 0, "reason": "clock"}
 		t.Fatalf("default policy: volatile builtin %q", v)
 	}
 }
+
+// TestLongTextsNotCached: texts over MaxCachedText are decided every time
+// and never enter the caches.
+func TestLongTextsNotCached(t *testing.T) {
+	e := mustEngine(t, Config{MaxCachedText: 64})
+	s := e.Session(ctxFor([]string{"readers"}, "dev"))
+	long := "SELECT a FROM t WHERE b = 1 AND c = 2 AND d = 3 AND e = 4 AND f = 5 AND g = 6"
+	for range 2 {
+		if r := check(t, s, long, SCSOn); r.Cached || !r.Allowed() {
+			t.Fatalf("got %+v cached=%v, want an uncached allow", r.Decision, r.Cached)
+		}
+	}
+	if n := e.analyses.Len() + e.decisions.Len() + len(s.memo); n != 0 {
+		t.Fatalf("caches hold %d entries, want 0", n)
+	}
+	if r := check(t, s, "SELECT 1", SCSOn); r.Cached {
+		t.Fatal("first short text cached")
+	}
+	if r := check(t, s, "SELECT 2", SCSOn); !r.Cached {
+		t.Fatal("short text not cached")
+	}
+}

@@ -13,7 +13,8 @@ import (
 const (
 	DefaultQuery            = "data.interlock.decision"
 	DefaultCacheSize        = 10000
-	DefaultSessionCacheSize = 256
+	DefaultSessionCacheSize = 128
+	DefaultMaxCachedText    = 8 << 10
 	DefaultWatchDebounce    = 200 * time.Millisecond
 )
 
@@ -38,8 +39,12 @@ type Config struct {
 	// cache (entries each). Default 10000.
 	CacheSize int
 	// SessionCacheSize bounds each session's memo of recent statements.
-	// Default 256.
+	// Default 128.
 	SessionCacheSize int
+	// MaxCachedText is the longest query text (bytes) that is cached;
+	// longer texts are analysed and evaluated every time. With the sizes
+	// above it bounds the caches' memory. Default 8 KiB.
+	MaxCachedText int
 	// WatchDebounce is how long Watch waits after the last file event
 	// before reloading. Default 200ms.
 	WatchDebounce time.Duration
@@ -69,6 +74,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionCacheSize < 0 {
 		return errors.New("policy session cache size is negative")
+	}
+	if c.MaxCachedText == 0 {
+		c.MaxCachedText = DefaultMaxCachedText
+	}
+	if c.MaxCachedText < 0 {
+		return errors.New("policy max cached text is negative")
 	}
 	if c.WatchDebounce <= 0 {
 		c.WatchDebounce = DefaultWatchDebounce

@@ -115,7 +115,7 @@ func (e *Engine) reloadLocked(ctx context.Context, data []byte, doc map[string]a
 	}
 	c, err := e.build(ctx, data, doc)
 	if err != nil {
-		e.log.Error("policy reload rejected, keeping the last good policy",
+		e.log.Error("policy rejected; the last good policy, if any, stays in force",
 			logKeyPaths, e.cfg.Paths, logKeyError, err)
 		e.obs.Reloaded(err)
 		return err

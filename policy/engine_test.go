@@ -118,6 +118,7 @@ func TestNewRejectsBadPolicy(t *testing.T) {
 		{"bad query", Config{Query: "data.interlock.decision[", Paths: nil}, "not a reference"},
 		{"negative cache size", Config{CacheSize: -1}, "cache size is negative"},
 		{"negative session cache size", Config{SessionCacheSize: -1}, "session cache size is negative"},
+		{"negative max cached text", Config{MaxCachedText: -1}, "max cached text is negative"},
 		{"data not JSON", Config{Data: map[string]any{"f": func() {}}}, "encode policy data"},
 	}
 	for _, tt := range tests {

@@ -20,7 +20,8 @@ const (
 // methods are called on the statement hot path and must be cheap and safe
 // for concurrent use.
 type Observer interface {
-	// CacheLookup reports one lookup in cache c.
+	// CacheLookup reports one lookup in cache c. A text that cannot be
+	// cached counts as a session cache miss.
 	CacheLookup(c Cache, hit bool)
 	// Evaluated reports one policy evaluation, its latency and its error
 	// (nil when the policy produced a result, well-formed or not).

@@ -28,19 +28,21 @@ type prepared struct {
 }
 
 type candidate struct {
-	stmt *analysis.Statement // as EXECUTE runs it: Prepare cleared, Execute set
+	// stmt is the analysis PREPARE (or a named Parse) recorded; val its
+	// input value, to tell candidates apart.
+	stmt *analysis.Statement
 	val  ast.Value
-	// dec is the decision for val under policy generation gen (0: none).
-	dec Decision
-	gen uint64
+	// dec is the decision for stmt run by the EXECUTE statement exec (an
+	// immutable, cached analysis) under policy generation gen (0: none).
+	exec *analysis.Statement
+	dec  Decision
+	gen  uint64
 }
 
 // recordPrepare records the statement that PREPARE name creates, and
 // returns the PREPARE's final decision (denied when limits are exceeded).
 func (s *Session) recordPrepare(name string, st *analysis.Statement, d Decision) Decision {
-	c := *st
-	c.Prepare, c.Execute, c.Command = "", name, "EXECUTE"
-	val, err := statementValue(&c)
+	val, err := statementValue(st)
 	if err != nil {
 		return Decision{Reason: err.Error()}
 	}
@@ -58,39 +60,32 @@ func (s *Session) recordPrepare(name string, st *analysis.Statement, d Decision)
 	if len(p.cands) >= maxPreparedCandidates {
 		return Decision{Reason: fmt.Sprintf("prepared statement %q was prepared with too many different statements in this session", name)}
 	}
-	p.cands = append(p.cands, &candidate{stmt: &c, val: val})
+	p.cands = append(p.cands, &candidate{stmt: st, val: val})
 	return d
 }
 
-// decideExecute decides EXECUTE as the statements prepared under its name:
-// allowed only when every candidate is. Constants and function calls in
-// the EXECUTE's parameters are merged into each candidate's analysis.
+// decideExecute decides a statement that executes a prepared statement
+// (EXECUTE, EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE) as itself with each
+// statement prepared under the name folded in: allowed only when every
+// candidate is.
 func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analysis.Statement) (Decision, *analysis.Statement, error) {
 	p := s.prepared[exec.Execute]
 	if p == nil || len(p.cands) == 0 {
 		return Decision{Reason: fmt.Sprintf("EXECUTE of prepared statement %q, which was not prepared through interlock in this session", exec.Execute)}, nil, nil
 	}
 	latest := p.cands[len(p.cands)-1].stmt
-	params := len(exec.Functions) > 0 || len(exec.TablesRead) > 0 || len(exec.TablesWritten) > 0
-	d := Decision{Allow: true}
+	var d Decision
 	for _, c := range p.cands {
-		if params {
-			m := mergeExecute(c.stmt, exec)
-			val, err := statementValue(m)
+		if c.gen != cur.gen || c.exec != exec || cur.volatile != "" {
+			val, err := statementValue(mergeExecute(exec, c.stmt))
 			if err != nil {
 				return Decision{Reason: err.Error()}, latest, err
 			}
-			if d, err = s.eval(ctx, cur, val); err != nil || !d.Allow {
-				return d, latest, err
-			}
-			continue
-		}
-		if c.gen != cur.gen || cur.volatile != "" {
-			dec, err := s.eval(ctx, cur, c.val)
+			dec, err := s.eval(ctx, cur, val)
 			if err != nil {
 				return dec, latest, err
 			}
-			c.dec, c.gen = dec, cur.gen
+			c.dec, c.gen, c.exec = dec, cur.gen, exec
 		}
 		if d = c.dec; !d.Allow {
 			return d, latest, nil
@@ -99,14 +94,18 @@ func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analys
 	return d, latest, nil
 }
 
-// mergeExecute is the prepared statement c with the functions and tables
-// of the EXECUTE's parameters added.
-func mergeExecute(c, exec *analysis.Statement) *analysis.Statement {
-	m := *c
-	m.Functions = union(c.Functions, exec.Functions)
-	m.TablesRead = union(c.TablesRead, exec.TablesRead)
-	m.TablesWritten = union(c.TablesWritten, exec.TablesWritten)
-	m.UnfilteredWrite = c.UnfilteredWrite || exec.UnfilteredWrite
+// mergeExecute is the executing statement exec with the effects of the
+// prepared statement prep added: kinds, tables, functions, settings.
+func mergeExecute(exec, prep *analysis.Statement) *analysis.Statement {
+	m := *exec
+	m.Kinds = union(exec.Kinds, prep.Kinds)
+	m.TablesRead = union(exec.TablesRead, prep.TablesRead)
+	m.TablesWritten = union(exec.TablesWritten, prep.TablesWritten)
+	m.Functions = union(exec.Functions, prep.Functions)
+	m.Settings = union(exec.Settings, prep.Settings)
+	m.UnfilteredWrite = exec.UnfilteredWrite || prep.UnfilteredWrite
+	m.CopyExternal = exec.CopyExternal || prep.CopyExternal
+	m.Prepare = ""
 	return &m
 }
 

@@ -23,6 +23,16 @@ func TestPrepareExecute(t *testing.T) {
 			{"EXECUTE q(2)", true, ""},
 			{"EXECUTE q(pg_read_file('/etc/passwd'))", false, "function pg_read_file is not allowed"},
 		}},
+		{"statements that execute", []string{"readers"}, "dev", []step{
+			{"PREPARE s AS SELECT * FROM t WHERE id = $1", true, ""},
+			{"EXPLAIN ANALYZE EXECUTE s(1)", true, ""},
+			{"CREATE TABLE x AS EXECUTE s(1)", false, "ddl statements need the admin role"},
+		}},
+		{"explain analyze executes", []string{"writers"}, "production", []step{
+			{"PREPARE u AS UPDATE t SET a = $1 WHERE id = 1", true, ""},
+			{"EXPLAIN ANALYZE EXECUTE u(1)", true, ""},
+			{"CREATE TABLE x AS EXECUTE u(1)", false, "ddl statements need the admin role"},
+		}},
 		{"denied prepare is not recorded", []string{"writers"}, "production", []step{
 			{"PREPARE d AS DELETE FROM t", false, "without a WHERE clause"},
 			{"EXECUTE d", false, "was not prepared through interlock"},

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -198,5 +199,61 @@ func TestWatchEmbedded(t *testing.T) {
 	e := mustEngine(t, Config{})
 	if err := e.Watch(context.Background()); err != nil {
 		t.Fatalf("Watch with the embedded policy: %v", err)
+	}
+}
+
+// TestWatchConfigMap: a Kubernetes ConfigMap volume replaces its files by
+// swapping the ..data symlink; both a directory path and a file path
+// (itself a symlink) see the swap.
+func TestWatchConfigMap(t *testing.T) {
+	for _, asFile := range []bool{false, true} {
+		t.Run(map[bool]string{false: "directory", true: "file"}[asFile], func(t *testing.T) {
+			dir := t.TempDir()
+			version := func(name, text string) {
+				t.Helper()
+				if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writePolicy(t, filepath.Join(dir, name), "policy.rego", text)
+			}
+			version("..2026_01", allowAll)
+			mustSymlink(t, "..2026_01", filepath.Join(dir, "..data"))
+			mustSymlink(t, filepath.Join("..data", "policy.rego"), filepath.Join(dir, "policy.rego"))
+			path := dir
+			if asFile {
+				path = filepath.Join(dir, "policy.rego")
+			}
+			e := mustEngine(t, Config{Paths: []string{path}, WatchDebounce: 20 * time.Millisecond})
+			s := e.Session(ctxFor(nil, "dev"))
+			if !decideSel(t, s).Allow {
+				t.Fatal("initial policy not loaded")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- e.Watch(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			// The atomic writer: new version directory, new symlink,
+			// renamed over ..data. Repeated with new versions until the
+			// watcher (which may not have started) sees one.
+			n := 0
+			waitFor(t, "reload after ..data swap", every(100*time.Millisecond, func() {
+				n++
+				name := fmt.Sprintf("..2026_02_%d", n)
+				version(name, denyAll)
+				tmp := filepath.Join(dir, "..data_tmp")
+				mustSymlink(t, name, tmp)
+				if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+					t.Fatal(err)
+				}
+			}, func() bool { return !decideSel(t, s).Allow }))
+		})
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,8 +10,9 @@ type Result struct {
 	// the text could not be analysed it has a single entry with a nil
 	// Statement and a denying Decision.
 	Statements []Checked
-	// Decision is the first denying statement decision, or an allowing
-	// decision when every statement is allowed (also when there are none).
+	// Decision is the first denying statement decision; when every
+	// statement is allowed (also when there are none) it allows, with the
+	// statement's own reason when there is exactly one.
 	Decision Decision
 	// Cached is true when the decisions came from a cache, without
 	// analysis or policy evaluation.
@@ -32,8 +33,9 @@ type Checked struct {
 	// take statement text from the query it holds. Nil when the text
 	// could not be analysed.
 	Statement *analysis.Statement
-	// Prepared is, for EXECUTE, the statement the most recent PREPARE of
-	// that name recorded (the one the server runs); nil otherwise.
+	// Prepared is, for a statement that executes a prepared statement,
+	// the analysis of the most recent PREPARE (or named Parse) of that
+	// name, the one the server most likely runs; nil otherwise.
 	Prepared *analysis.Statement
 	// Decision is the policy's decision for this statement.
 	Decision Decision
@@ -43,8 +45,11 @@ type Checked struct {
 // overall decision.
 func newResult(gen uint64, checked []Checked) *Result {
 	r := &Result{Statements: checked, gen: gen, Decision: Decision{Allow: true, Reason: "every statement is allowed"}}
-	if len(checked) == 0 {
+	switch len(checked) {
+	case 0:
 		r.Decision.Reason = "empty query"
+	case 1:
+		r.Decision = checked[0].Decision
 	}
 	for _, c := range checked {
 		if !c.Decision.Allow {

@@ -99,8 +99,9 @@ func addTree(w *fsnotify.Watcher, dir string) error {
 
 // relevant reports whether ev may change the loaded policy. Under a
 // directory path anything but hidden files counts (a reload of unchanged
-// content is a no-op), including Kubernetes' ..data symlink swap; for a
-// path given as a file only that file counts.
+// content is a no-op); for a path given as a file, that file. The ..data
+// symlink swap of Kubernetes' atomic writer counts wherever it happens,
+// as it replaces files through symlinks.
 func relevant(ev fsnotify.Event, files map[string]bool, dirs []string) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
@@ -109,7 +110,10 @@ func relevant(ev fsnotify.Event, files map[string]bool, dirs []string) bool {
 		return true
 	}
 	base := filepath.Base(ev.Name)
-	if strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "..") {
+	if strings.HasPrefix(base, "..") {
+		return true
+	}
+	if strings.HasPrefix(base, ".") {
 		return false
 	}
 	for _, d := range dirs {

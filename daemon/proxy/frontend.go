@@ -337,8 +337,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		sess.auditDenied(res, text, reason, "extended")
 		sess.countStatements(nil, false)
 		sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
-		_ = sess.uw.Send(&pgproto3.Parse{Name: "", Query: deniedSQL})
-		fe.unnamed = nil
+		sess.substituteExecute()
 		fe.discarding = true
 		return nil
 	}
@@ -352,8 +351,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		fe.stmt--
 		sess.auditFailed(err)
 		sess.ops.push(op{kind: opExecute, deny: denial("the audit log cannot be written, so no statement can run"), start: time.Now()})
-		_ = sess.uw.Send(&pgproto3.Parse{Name: "", Query: deniedSQL})
-		fe.unnamed = nil
+		sess.substituteExecute()
 		fe.discarding = true
 		return nil
 	}
@@ -440,6 +438,13 @@ func (sess *session) functionName(ctx context.Context, oid uint32) (string, erro
 	}
 	schema, fn, _ := strings.Cut(name, ".")
 	return pgx.Identifier{schema, fn}.Sanitize(), nil
+}
+
+// substituteExecute fails an Execute in the extended protocol without side
+// effects: a Parse of a statement that cannot parse (an existing name fails
+// too), so the server errors and skips to Sync as it would have.
+func (sess *session) substituteExecute() {
+	_ = sess.uw.Send(&pgproto3.Parse{Name: "interlock_denied", Query: deniedSQL})
 }
 
 // countStatements counts decided statements by decision and kind.
