@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,6 +24,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
 	"github.com/interlock-dev/interlock/daemon/proxy"
+	"github.com/interlock-dev/interlock/daemon/tlsca"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
 	"github.com/interlock-dev/interlock/redirect"
@@ -59,6 +63,34 @@ func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
 		}
 	}
 	return eps
+}
+
+// certNames are the names and addresses clients may use for endpoint e:
+// its protected addresses, its upstream host, its listener and ServerNames.
+func certNames(e config.Endpoint) ([]string, []netip.Addr) {
+	dns := slices.Clone(e.ServerNames)
+	var ips []netip.Addr
+	add := func(a netip.Addr) {
+		if a.IsValid() && !a.IsUnspecified() && !slices.Contains(ips, a) {
+			ips = append(ips, a.Unmap())
+		}
+	}
+	for _, p := range e.Protect {
+		if prefix, _, err := config.ParseProtected(p); err == nil && prefix.IsSingleIP() {
+			add(prefix.Addr())
+		}
+	}
+	if host, _, err := net.SplitHostPort(e.Upstream.Address); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			add(a)
+		} else if !slices.Contains(dns, host) {
+			dns = append(dns, host)
+		}
+	}
+	if ap, err := netip.ParseAddrPort(e.Listen); err == nil {
+		add(ap.Addr())
+	}
+	return dns, ips
 }
 
 // hostSessions adapts the session store to the proxy.
@@ -178,12 +210,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	go d.reloadOnSIGHUP(ctx)
 
+	var ca *tlsca.CA
+	if cfg.TLS.Mode != config.TLSDisable {
+		if ca, err = tlsca.LoadOrCreate(cfg.TLS.CADir); err != nil {
+			return fmt.Errorf("local CA: %w", err)
+		}
+		log.Info("TLS towards clients", "mode", cfg.TLS.Mode, "ca", filepath.Join(cfg.TLS.CADir, tlsca.CertFile))
+	}
 	eps := make([]proxy.Endpoint, 0, len(cfg.Endpoints))
 	for _, e := range cfg.Endpoints {
 		dialer, err := upstream.New(upstream.Config{
 			Address:        e.Upstream.Address,
 			SSLMode:        e.Upstream.SSLMode,
 			SSLRootCert:    e.Upstream.SSLRootCert,
+			SSLCert:        e.Upstream.SSLCert,
+			SSLKey:         e.Upstream.SSLKey,
 			Mark:           cfg.UpstreamMark,
 			ConnectTimeout: e.Upstream.ConnectTimeout,
 		})
@@ -192,11 +233,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 		cat := catalog.New(catalogConnector(dialer, e.CatalogRole()), log.With("endpoint", e.Name))
 		defer cat.Close()
-		eps = append(eps, proxy.Endpoint{
+		pe := proxy.Endpoint{
 			Name: e.Name, Labels: e.Labels, Listen: e.Listen,
 			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles, Catalog: cat,
 			AuthSession: e.Accepts(config.AuthSession), AuthToken: e.Accepts(config.AuthToken),
-		})
+			RequireTLS: cfg.TLS.Mode == config.TLSRequire,
+		}
+		if ca != nil {
+			dns, ips := certNames(e)
+			cert, err := ca.Issue(dns, ips)
+			if err != nil {
+				return fmt.Errorf("endpoint %s certificate: %w", e.Name, err)
+			}
+			pe.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		eps = append(eps, pe)
 	}
 	var origins proxy.OriginFunc
 	if cfg.Redirect.Enabled {

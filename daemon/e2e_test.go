@@ -76,6 +76,7 @@ func newWorld(t *testing.T) *world {
 		Identity: config.Identity{Issuer: w.issuer.URL, Audience: w.issuer.Audience},
 		Audit:    config.Audit{Path: filepath.Join(dir, "audit", "audit.jsonl")},
 		Redirect: config.Redirect{Enabled: true, Cgroup: w.cg.Path, PinDir: pinDir},
+		TLS:      config.TLS{CADir: filepath.Join(dir, "ca")},
 		Control:  config.Control{Socket: filepath.Join(dir, "run", "interlockd.sock"), SessionsFile: filepath.Join(dir, "state", "sessions.json")},
 	}
 	if err := w.cfg.Validate(); err != nil {

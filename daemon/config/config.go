@@ -27,6 +27,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Limits bound what a client may send.
 	Limits Limits `yaml:"limits"`
+	// TLS configures TLS towards clients.
+	TLS TLS `yaml:"tls"`
 	// Redirect configures the eBPF redirect.
 	Redirect Redirect `yaml:"redirect"`
 	// Control configures the control socket and host sessions.
@@ -58,6 +60,9 @@ type Endpoint struct {
 	// session of the connecting uid, redirected connections only) and
 	// "token" (an OIDC token as the password). Default both.
 	Auth []string `yaml:"auth"`
+	// ServerNames are extra DNS names for the endpoint's certificate (the
+	// names clients use for the database, e.g. db.prod.internal).
+	ServerNames []string `yaml:"server_names"`
 	// CatalogUser is the user (one of Roles) of interlockd's own control
 	// connections, which read the system catalogs. Default: the first role.
 	CatalogUser string `yaml:"catalog_user"`
@@ -84,6 +89,10 @@ type Upstream struct {
 	SSLMode string `yaml:"sslmode"`
 	// SSLRootCert is the CA bundle for verify-ca/verify-full.
 	SSLRootCert string `yaml:"sslrootcert"`
+	// SSLCert and SSLKey authenticate interlockd to the server with a
+	// client certificate (optional).
+	SSLCert string `yaml:"sslcert"`
+	SSLKey  string `yaml:"sslkey"`
 	// ConnectTimeout bounds the upstream connect and handshake. Default 10s.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 }
@@ -118,6 +127,19 @@ func (r Role) Password() (string, error) {
 		return v, nil
 	}
 	return "", nil
+}
+
+// TLS configures TLS towards clients. Each endpoint gets a certificate from
+// Interlock's local CA for its protected addresses, its upstream host, its
+// listener and ServerNames.
+type TLS struct {
+	// Mode: "prefer" (default: TLS offered, plaintext accepted),
+	// "require" (plaintext clients refused) or "disable" (SSLRequest
+	// answered 'N').
+	Mode string `yaml:"mode"`
+	// CADir holds the local CA (ca.crt, ca.key), created on first start,
+	// root-only. Default /var/lib/interlock/ca.
+	CADir string `yaml:"ca_dir"`
 }
 
 // Redirect configures the eBPF connect redirect.
@@ -239,6 +261,14 @@ const (
 	DefaultUpstreamMark       = 0x1c0c4b00
 	DefaultControlSocket      = "/run/interlock/interlockd.sock"
 	DefaultSessionsFile       = "/var/lib/interlock/sessions.json"
+	DefaultCADir              = "/var/lib/interlock/ca"
+)
+
+// TLS modes towards clients.
+const (
+	TLSPrefer  = "prefer"
+	TLSRequire = "require"
+	TLSDisable = "disable"
 )
 
 // Authentication modes of an endpoint.
@@ -313,6 +343,9 @@ func (c *Config) Validate() error {
 		default:
 			bad("%s.upstream.sslmode: unknown mode %q", where, e.Upstream.SSLMode)
 		}
+		if (e.Upstream.SSLCert == "") != (e.Upstream.SSLKey == "") {
+			bad("%s.upstream: sslcert and sslkey go together", where)
+		}
 		if e.Upstream.ConnectTimeout == 0 {
 			e.Upstream.ConnectTimeout = DefaultConnectTimeout
 		}
@@ -365,6 +398,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Redirect.Enabled && c.UpstreamMark == 0 {
 		c.UpstreamMark = DefaultUpstreamMark
+	}
+	switch c.TLS.Mode {
+	case "":
+		c.TLS.Mode = TLSPrefer
+	case TLSPrefer, TLSRequire, TLSDisable:
+	default:
+		bad("tls.mode: unknown mode %q (prefer, require, disable)", c.TLS.Mode)
+	}
+	if c.TLS.CADir == "" {
+		c.TLS.CADir = DefaultCADir
 	}
 	if c.Control.Socket == "" {
 		c.Control.Socket = DefaultControlSocket

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/tlsca"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
 	"github.com/interlock-dev/interlock/testenv"
@@ -32,6 +35,7 @@ type env struct {
 	log     *audit.Log
 	metrics *metrics.Metrics
 	engine  *policy.Engine
+	caFile  string
 	cancel  context.CancelFunc
 }
 
@@ -39,6 +43,8 @@ type envOptions struct {
 	labels   map[string]string
 	upstream string // override the upstream address (e.g. a dead port)
 	maxMsg   int
+	tls      bool // TLS from a fresh local CA
+	tlsOnly  bool // and plaintext refused
 }
 
 // newEnv starts everything; tests share one PostgreSQL per call.
@@ -105,6 +111,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.tls || o.tlsOnly {
+		ca, err := tlsca.LoadOrCreate(filepath.Join(dir, "ca"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := ca.Issue([]string{"localhost"}, []netip.Addr{netip.MustParseAddr("127.0.0.1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.caFile = filepath.Join(dir, "ca", tlsca.CertFile)
+		e.srv.cfg.Endpoints[0].TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		e.srv.cfg.Endpoints[0].RequireTLS = o.tlsOnly
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	e.cancel = cancel
 	done := make(chan struct{})
@@ -133,9 +152,11 @@ func (e *env) token(t *testing.T, sub string, groups ...string) string {
 }
 
 // dsn is a libpq connection string to the proxy with password as the password.
-func (e *env) dsn(password string) string {
+func (e *env) dsn(password string) string { return e.dsnSSL(password, "disable") }
+
+func (e *env) dsnSSL(password, sslmode string) string {
 	host, port := splitHostPort(e.addr)
-	return "host=" + host + " port=" + port + " user=anyone dbname=" + e.pg.Database + " sslmode=disable password=" + password
+	return "host=" + host + " port=" + port + " user=anyone dbname=" + e.pg.Database + " sslmode=" + sslmode + " password=" + password
 }
 
 // connect opens a pgx connection through the proxy as sub in groups.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,6 +37,10 @@ type Endpoint struct {
 	Roles []config.Role
 	// Catalog reads the endpoint's system catalogs (FunctionCall names).
 	Catalog *catalog.Catalog
+	// TLS, when set, answers SSLRequest with TLS; RequireTLS refuses
+	// clients that did not negotiate it.
+	TLS        *tls.Config
+	RequireTLS bool
 	// AuthSession accepts redirected connections bound to the host session
 	// of the connecting uid; AuthToken accepts an OIDC token as password.
 	AuthSession, AuthToken bool

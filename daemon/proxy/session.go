@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -40,6 +41,8 @@ type session struct {
 	cr     *pgwire.Reader
 	cwMu   sync.Mutex // guards cw: the backend loop and terminate write to the client
 	cw     *pgwire.Writer
+
+	tls bool // the client negotiated TLS
 
 	up    net.Conn
 	ur    *pgwire.Reader
@@ -181,9 +184,7 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 				return sess.reject("malformed_startup", pgwire.CodeProtocolViolation, "invalid startup packet: SSL negotiation already done")
 			}
 			sslDone = true
-			// TLS towards clients is pluggable here; until it is configured
-			// the answer is 'N' and the client continues in plaintext.
-			if _, err := sess.client.Write([]byte{'N'}); err != nil {
+			if err := sess.startTLS(); err != nil {
 				return false, err
 			}
 		case pgwire.KindGSSENCRequest:
@@ -202,6 +203,9 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		}
 	}
 	sess.params = st.Params
+	if sess.ep.RequireTLS && !sess.tls {
+		return sess.reject("tls_required", pgwire.CodeInvalidAuthorization, "Interlock requires TLS on this endpoint: connect with sslmode=require (or verify-full)")
+	}
 	if st.Params["replication"] != "" && !strings.EqualFold(st.Params["replication"], "false") {
 		return sess.reject("replication", pgwire.CodeFeatureNotSupported, "replication connections are not supported through Interlock")
 	}
@@ -297,6 +301,27 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		})
 	}
 	return true, nil
+}
+
+// startTLS answers an SSLRequest: 'S' and a TLS handshake when the
+// endpoint has TLS, else 'N' (the client may continue in plaintext).
+func (sess *session) startTLS() error {
+	if sess.ep.TLS == nil {
+		_, err := sess.client.Write([]byte{'N'})
+		return err
+	}
+	if _, err := sess.client.Write([]byte{'S'}); err != nil {
+		return err
+	}
+	tc := tls.Server(sess.client, sess.ep.TLS)
+	if err := tc.Handshake(); err != nil {
+		sess.srv.cfg.Metrics.ConnectionsRejected.WithLabelValues("tls_handshake").Inc()
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	sess.client = tc
+	sess.cw = pgwire.NewWriter(tc)
+	sess.tls = true
+	return nil
 }
 
 // authenticate binds the connection to an identity: the host session of

@@ -21,6 +21,8 @@ type Config struct {
 	// SSLMode is a libpq sslmode; SSLRootCert the CA bundle for verify-*.
 	SSLMode     string
 	SSLRootCert string
+	// SSLCert and SSLKey are an optional client certificate.
+	SSLCert, SSLKey string
 	// Mark is set as SO_MARK on every upstream socket (0: none).
 	Mark uint32
 	// ConnectTimeout bounds dial and handshake.
@@ -102,6 +104,9 @@ func (d *Dialer) Open(ctx context.Context, user, password, database string, para
 		quote(d.host), quote(d.port), quote(user), quote(database), quote(d.cfg.SSLMode))
 	if d.cfg.SSLRootCert != "" {
 		cs += " sslrootcert=" + quote(d.cfg.SSLRootCert)
+	}
+	if d.cfg.SSLCert != "" {
+		cs += " sslcert=" + quote(d.cfg.SSLCert) + " sslkey=" + quote(d.cfg.SSLKey)
 	}
 	cfg, err := pgconn.ParseConfig(cs)
 	if err != nil {
