@@ -268,6 +268,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		Logger:            log,
 		MaxMessageSize:    cfg.Limits.MaxMessageSize,
 		StartupTimeout:    cfg.Limits.StartupTimeout,
+		DrainTimeout:      cfg.Limits.DrainTimeout,
 		MaxStatementBytes: cfg.Audit.MaxStatementBytes,
 		Origins:           origins,
 		Sessions:          hostSessions{d.Sessions},

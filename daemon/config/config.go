@@ -223,6 +223,9 @@ type Limits struct {
 	MaxMessageSize int `yaml:"max_message_size"`
 	// StartupTimeout bounds the startup and authentication phase. Default 30s.
 	StartupTimeout time.Duration `yaml:"startup_timeout"`
+	// DrainTimeout is how long a shutdown waits for sessions to end before
+	// terminating them. Default 30s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Load reads and validates the configuration file at path.
@@ -262,6 +265,7 @@ const (
 	DefaultControlSocket      = "/run/interlock/interlockd.sock"
 	DefaultSessionsFile       = "/var/lib/interlock/sessions.json"
 	DefaultCADir              = "/var/lib/interlock/ca"
+	DefaultDrainTimeout       = 30 * time.Second
 )
 
 // TLS modes towards clients.
@@ -455,6 +459,9 @@ func (c *Config) Validate() error {
 		c.Limits.MaxMessageSize = DefaultMaxMessageSize
 	} else if c.Limits.MaxMessageSize < 1024 {
 		bad("limits.max_message_size: must be at least 1024")
+	}
+	if c.Limits.DrainTimeout == 0 {
+		c.Limits.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.Limits.StartupTimeout == 0 {
 		c.Limits.StartupTimeout = DefaultStartupTimeout

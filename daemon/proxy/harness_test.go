@@ -37,6 +37,7 @@ type env struct {
 	engine  *policy.Engine
 	caFile  string
 	cancel  context.CancelFunc
+	served  chan struct{} // closed when Serve returns
 }
 
 type envOptions struct {
@@ -45,6 +46,7 @@ type envOptions struct {
 	maxMsg   int
 	tls      bool // TLS from a fresh local CA
 	tlsOnly  bool // and plaintext refused
+	drain    time.Duration
 }
 
 // newEnv starts everything; tests share one PostgreSQL per call.
@@ -106,7 +108,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 				return dialer.Open(ctx, testenv.RoleRO, testenv.RoleROPassword, db, nil)
 			}, log)}},
 		Verifier: ver, Policy: e.engine, Audit: al, Metrics: e.metrics, Logger: log,
-		MaxMessageSize: o.maxMsg,
+		MaxMessageSize: o.maxMsg, DrainTimeout: o.drain,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +130,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.cancel = cancel
 	done := make(chan struct{})
 	go func() { _ = e.srv.Serve(sctx); close(done) }()
+	e.served = done
 	t.Cleanup(func() { cancel(); <-done })
 	e.addr = e.srv.Addr("test").String()
 	return e

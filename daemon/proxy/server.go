@@ -72,6 +72,9 @@ type Config struct {
 	StartupTimeout time.Duration
 	// MaxStatementBytes bounds statement text in audit records.
 	MaxStatementBytes int
+	// DrainTimeout is how long Serve lets sessions finish after its
+	// context ends before terminating them.
+	DrainTimeout time.Duration
 	// Origins looks up the origin of redirected connections; nil when the
 	// redirect is off.
 	Origins OriginFunc
@@ -155,9 +158,12 @@ func (s *Server) Addr(endpoint string) net.Addr {
 // Serve accepts connections until ctx is done, then closes the listeners,
 // ends every session with an admin-shutdown error and waits for them.
 func (s *Server) Serve(ctx context.Context) error {
+	// Sessions outlive ctx by up to the drain timeout.
+	sessCtx, endSessions := context.WithCancel(context.WithoutCancel(ctx))
+	defer endSessions()
 	errc := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
-		go func() { errc <- s.accept(ctx, l) }()
+		go func() { errc <- s.accept(ctx, sessCtx, l) }()
 	}
 	var err error
 	select {
@@ -167,15 +173,28 @@ func (s *Server) Serve(ctx context.Context) error {
 	_ = s.closeListeners()
 	s.mu.Lock()
 	s.closed = true
+	n := len(s.sessions)
+	s.mu.Unlock()
+	if n > 0 && s.cfg.DrainTimeout > 0 {
+		s.log.Info("draining sessions", "sessions", n, "deadline", s.cfg.DrainTimeout)
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(s.cfg.DrainTimeout):
+		}
+	}
+	s.mu.Lock()
 	for sess := range s.sessions {
 		sess.terminate(shutdownErr)
 	}
 	s.mu.Unlock()
+	endSessions()
 	s.wg.Wait()
 	return err
 }
 
-func (s *Server) accept(ctx context.Context, l *listener) error {
+func (s *Server) accept(ctx, sessCtx context.Context, l *listener) error {
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -191,7 +210,7 @@ func (s *Server) accept(ctx context.Context, l *listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.handle(ctx, c, l.ep)
+			s.handle(sessCtx, c, l.ep)
 		}()
 	}
 }

@@ -64,6 +64,9 @@ func runGoBenchmarks(ctx context.Context, root string, count int, w io.Writer, l
 		if ctx.Err() != nil {
 			return benches, ctx.Err()
 		}
+		if failed := parseGoFailures(out.String(), modulePath(root)); len(failed) > 0 {
+			return benches, fmt.Errorf("go test -bench failed in %s: %w (see the output above)", strings.Join(failed, ", "), runErr)
+		}
 		return benches, fmt.Errorf("go test -bench: %w (see the output above)", runErr)
 	}
 	return benches, nil
@@ -108,6 +111,29 @@ func parseGoBench(r io.Reader, module string) ([]goBench, error) {
 		return out, fmt.Errorf("read go test output: %w", err)
 	}
 	return out, nil
+}
+
+// parseGoFailures lists the packages go test reported as failed
+// ("FAIL\t<pkg> [build failed]" or "FAIL\t<pkg>\t<time>"), shortened like
+// parseGoBench's, with "(build failed)" where it says so.
+func parseGoFailures(out, module string) []string {
+	var failed []string
+	for line := range strings.Lines(out) {
+		rest, ok := strings.CutPrefix(line, "FAIL\t")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		pkg := strings.TrimPrefix(strings.TrimPrefix(f[0], module), "/")
+		if strings.Contains(rest, "[build failed]") {
+			pkg += " (build failed)"
+		}
+		failed = append(failed, pkg)
+	}
+	return failed
 }
 
 type unitValue struct {

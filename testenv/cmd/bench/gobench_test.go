@@ -80,6 +80,14 @@ func TestParseGoBench(t *testing.T) {
 	}
 }
 
+func TestParseGoFailures(t *testing.T) {
+	out := goTestOut + "FAIL\tgithub.com/interlock-dev/interlock/policy [build failed]\nFAIL\n"
+	got := parseGoFailures(out, "github.com/interlock-dev/interlock")
+	if want := []string{"daemon/audit", "policy (build failed)"}; !slices.Equal(got, want) {
+		t.Errorf("parseGoFailures = %q, want %q", got, want)
+	}
+}
+
 func TestParseBenchLine(t *testing.T) {
 	tests := []struct {
 		line string

@@ -49,11 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Info("report written", "path", opts.Out)
 		}
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "bench: interrupted: %v\n", err)
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
-		if ctx.Err() != nil {
-			return 130
-		}
 		return 1
 	}
 	return 0
