@@ -58,7 +58,7 @@ func (e *Engine) newEntry(stmts []*analysis.Statement) (*analysisEntry, error) {
 // become empty arrays so that policies can iterate them without checks.
 func statementValue(st *analysis.Statement) (ast.Value, error) {
 	c := *st
-	for _, l := range []*[]string{&c.Kinds, &c.TablesRead, &c.TablesWritten, &c.Functions, &c.Settings} {
+	for _, l := range []*[]string{&c.Kinds, &c.TablesRead, &c.TablesWritten, &c.Functions, &c.Settings, &c.Filters, &c.Copied} {
 		if *l == nil {
 			*l = []string{}
 		}

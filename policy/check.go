@@ -171,17 +171,24 @@ func (s *Session) decide(ctx context.Context, cur *compiled, stmts []*analysis.S
 		} else {
 			c.Decision, err = s.eval(ctx, cur, vals[i])
 		}
-		if err == nil && c.Decision.Allow && alt != nil && alt[i] != nil {
+		if err == nil && !c.Decision.Denied() && alt != nil && alt[i] != nil {
 			var d Decision
-			if d, err = s.eval(ctx, cur, alt[i]); !d.Allow {
+			d, err = s.eval(ctx, cur, alt[i])
+			if !d.Allow {
 				d.Reason += " (with standard_conforming_strings off)"
-				c.Decision = d
+				if d.RequireApproval != nil {
+					ap := *d.RequireApproval
+					ap.Reason = d.Reason
+					d.RequireApproval = &ap
+				}
 			}
+			c.Decision = combine([]Decision{c.Decision, d}, c.Decision)
 		}
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if c.Decision.Allow && st.Prepare != "" {
+		// A statement held for approval may run: what it prepares counts.
+		if !c.Decision.Denied() && st.Prepare != "" {
 			c.Decision = s.recordPrepare(st.Prepare, st, c.Decision)
 		}
 		checked[i] = c

@@ -36,7 +36,7 @@ func TestCheckDecisions(t *testing.T) {
 		{"empty", []string{"readers"}, "production", "  -- nothing\n", SCSOn, true, "empty query", 0},
 		{"parse error", []string{"admins"}, "dev", "SELEKT 1", SCSOn, false, "statement could not be parsed", 1},
 		{"second statement denied", []string{"readers"}, "dev", "SELECT 1; DELETE FROM t WHERE id = 1", SCSOn, false, "delete statements need the writer role", 2},
-		{"unfiltered delete on production", []string{"writers"}, "production", "DELETE FROM accounts", SCSOn, false, "without a WHERE clause", 1},
+		{"unfiltered delete on production", []string{"writers"}, "production", "DELETE FROM accounts", SCSOn, false, "DELETE without WHERE on production needs approval by approvers", 1},
 		{"delete with where on production", []string{"writers"}, "production", "DELETE FROM accounts WHERE id = 7", SCSOn, true, "", 1},
 		{"truncate on production", []string{"admins"}, "production", "TRUNCATE accounts", SCSOn, false, "TRUNCATE TABLE is not allowed on production", 1},
 		{"drop on production", []string{"admins"}, "production", "DROP TABLE accounts", SCSOn, false, "DROP TABLE is not allowed on production", 1},

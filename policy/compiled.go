@@ -90,18 +90,9 @@ func (c *compiled) decision(rs rego.ResultSet) Decision {
 	if !ok {
 		return Decision{Reason: fmt.Sprintf("policy decision %s is not an object", c.query)}
 	}
-	allow, ok := obj["allow"].(bool)
-	if !ok {
-		return Decision{Reason: fmt.Sprintf("policy decision %s has no boolean \"allow\"", c.query)}
+	d, err := readDecision(obj)
+	if err != nil {
+		return Decision{Reason: fmt.Sprintf("policy decision %s %v", c.query, err)}
 	}
-	var reason string
-	if r, present := obj["reason"]; present {
-		if reason, ok = r.(string); !ok {
-			return Decision{Reason: fmt.Sprintf("policy decision %s has a \"reason\" that is not a string", c.query)}
-		}
-	}
-	if !allow && reason == "" {
-		reason = "denied by policy (the policy gave no reason)"
-	}
-	return Decision{Allow: allow, Reason: reason}
+	return d
 }

@@ -1,7 +1,8 @@
-// Package policy decides, per statement, what Interlock does: allow or deny
-// (and, later, mask or require approval). It embeds OPA with prepared Rego
-// queries, caches analyses and decisions under keys that are safe against
-// lexical tricks, and reloads the policy without dropping sessions.
+// Package policy decides, per statement, what Interlock does: allow, deny
+// or hold for approval, and which columns to mask (Decision). It embeds OPA
+// with prepared Rego queries, caches analyses and decisions under keys that
+// are safe against lexical tricks, and reloads the policy without dropping
+// sessions.
 //
 // One Engine per daemon, one Session per database session:
 //
@@ -23,7 +24,8 @@
 //	OPA: data.interlock.decision with input {user, session, endpoint, origin, statement}
 //
 // Every failure denies with a reason: a text that does not parse, an
-// undefined or malformed decision, an evaluation error, a closed engine.
+// undefined or malformed decision (a bad mask or require_approval
+// included), an evaluation error, a closed engine.
 // The input and decision documents and the default policy (policy/rego)
 // are described in docs/policy.md.
 package policy

@@ -35,7 +35,7 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 		{"default reader group replaced by data", []string{"readers"}, "dev", sel(), false, "in none of the groups"},
 		{"reader insert", []string{"analysts"}, "dev", st([]string{"insert"}, "INSERT", nil), false, "insert statements need the writer role"},
 		{"writer delete with where on production", []string{"writers"}, "production", st([]string{"delete"}, "DELETE", nil), true, ""},
-		{"writer unfiltered delete on production", []string{"writers"}, "production", st([]string{"delete"}, "DELETE", func(s *analysis.Statement) { s.UnfilteredWrite = true }), false, "without a WHERE clause"},
+		{"writer unfiltered delete on production", []string{"writers"}, "production", st([]string{"delete"}, "DELETE", func(s *analysis.Statement) { s.UnfilteredWrite = true }), false, "DELETE without WHERE on production needs approval by approvers"},
 		{"writer unfiltered delete in dev", []string{"writers"}, "dev", st([]string{"delete"}, "DELETE", func(s *analysis.Statement) { s.UnfilteredWrite = true }), true, ""},
 		{"admin drop on production", []string{"admins"}, "production", st([]string{"ddl"}, "DROP TABLE", nil), false, "DROP TABLE is not allowed on production, not even for admins"},
 		{"admin drop in dev", []string{"admins"}, "dev", st([]string{"ddl"}, "DROP TABLE", nil), true, ""},

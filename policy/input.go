@@ -52,16 +52,3 @@ type Input struct {
 	Context
 	Statement *analysis.Statement `json:"statement"`
 }
-
-// Decision is what the policy returns for one statement. A decision that
-// denies always carries a Reason meant for the person who ran the statement.
-//
-// The policy returns it as an object; members the engine does not know yet
-// are ignored, so later fields (masking, approval) can be added to the
-// policy before the engine reads them.
-type Decision struct {
-	// Allow is true only when the policy returned exactly the boolean true.
-	Allow bool `json:"allow"`
-	// Reason says why. It is never empty when Allow is false.
-	Reason string `json:"reason"`
-}

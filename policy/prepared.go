@@ -66,15 +66,16 @@ func (s *Session) recordPrepare(name string, st *analysis.Statement, d Decision)
 
 // decideExecute decides a statement that executes a prepared statement
 // (EXECUTE, EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE) as itself with each
-// statement prepared under the name folded in: allowed only when every
-// candidate is.
+// statement prepared under the name folded in: denied when any candidate
+// is, held for approval when any needs it (see combine), allowed only when
+// every candidate is.
 func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analysis.Statement) (Decision, *analysis.Statement, error) {
 	p := s.prepared[exec.Execute]
 	if p == nil || len(p.cands) == 0 {
 		return Decision{Reason: fmt.Sprintf("EXECUTE of prepared statement %q, which was not prepared through interlock in this session", exec.Execute)}, nil, nil
 	}
 	latest := p.cands[len(p.cands)-1].stmt
-	var d Decision
+	ds := make([]Decision, 0, len(p.cands))
 	for _, c := range p.cands {
 		if c.gen != cur.gen || c.exec != exec || cur.volatile != "" {
 			val, err := statementValue(mergeExecute(exec, c.stmt))
@@ -87,15 +88,17 @@ func (s *Session) decideExecute(ctx context.Context, cur *compiled, exec *analys
 			}
 			c.dec, c.gen, c.exec = dec, cur.gen, exec
 		}
-		if d = c.dec; !d.Allow {
-			return d, latest, nil
+		if c.dec.Denied() {
+			return c.dec, latest, nil
 		}
+		ds = append(ds, c.dec)
 	}
-	return d, latest, nil
+	return combine(ds, ds[len(ds)-1]), latest, nil
 }
 
 // mergeExecute is the executing statement exec with the effects of the
-// prepared statement prep added: kinds, tables, functions, settings.
+// prepared statement prep added: kinds, tables, functions, settings, the
+// columns it filters by and copies.
 func mergeExecute(exec, prep *analysis.Statement) *analysis.Statement {
 	m := *exec
 	m.Kinds = union(exec.Kinds, prep.Kinds)
@@ -103,10 +106,38 @@ func mergeExecute(exec, prep *analysis.Statement) *analysis.Statement {
 	m.TablesWritten = union(exec.TablesWritten, prep.TablesWritten)
 	m.Functions = union(exec.Functions, prep.Functions)
 	m.Settings = union(exec.Settings, prep.Settings)
+	// An argument may be used anywhere in the prepared statement, so what
+	// it derives from counts as filtered and copied.
+	args := argLineage(exec.ExecuteArgs)
+	m.Filters = union(union(exec.Filters, prep.Filters), args)
+	m.Copied = union(union(exec.Copied, prep.Copied), args)
 	m.UnfilteredWrite = exec.UnfilteredWrite || prep.UnfilteredWrite
 	m.CopyExternal = exec.CopyExternal || prep.CopyExternal
 	m.Prepare = ""
 	return &m
+}
+
+// argLineage lists what EXECUTE arguments derive from, in the form of
+// Statement.Filters: columns, "schema.table.*" for whole rows, "*" for
+// values of unknown provenance.
+func argLineage(args []analysis.OutputColumn) []string {
+	var out []string
+	for _, a := range args {
+		out = append(out, a.Sources...)
+		for _, t := range a.WholeRow {
+			out = append(out, t+".*")
+		}
+		if a.Star != nil {
+			out = append(out, a.Star.Table+".*")
+			for _, u := range a.Star.Union {
+				out = append(out, u.Table+".*")
+			}
+		}
+		if a.Unknown {
+			out = append(out, analysis.Unknown)
+		}
+	}
+	return out
 }
 
 func union(a, b []string) []string {
@@ -117,11 +148,12 @@ func union(a, b []string) []string {
 
 // CheckParse checks the text of an extended-protocol Parse message that
 // creates the prepared statement name ("" for the unnamed one). When it is
-// allowed, SQL EXECUTE name resolves to it, as the server's namespace of
-// prepared statements is shared between the protocol and SQL.
+// allowed or held for approval (it may then run), SQL EXECUTE name
+// resolves to it, as the server's namespace of prepared statements is
+// shared between the protocol and SQL.
 func (s *Session) CheckParse(ctx context.Context, name, text string, scs SCS) (*Result, error) {
 	r, err := s.Check(ctx, text, scs)
-	if name == "" || !r.Allowed() || len(r.Statements) != 1 {
+	if name == "" || r.Decision.Denied() || len(r.Statements) != 1 {
 		return r, err
 	}
 	st := r.Statements[0].Statement
@@ -129,7 +161,7 @@ func (s *Session) CheckParse(ctx context.Context, name, text string, scs SCS) (*
 		// Not recorded: an EXECUTE of name is then denied as unknown.
 		return r, err
 	}
-	if d := s.recordPrepare(name, st, r.Decision); !d.Allow {
+	if d := s.recordPrepare(name, st, r.Decision); d.Denied() {
 		c := r.Statements[0]
 		c.Decision = d
 		return newResult(r.gen, []Checked{c}), err

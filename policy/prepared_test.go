@@ -34,8 +34,13 @@ func TestPrepareExecute(t *testing.T) {
 			{"CREATE TABLE x AS EXECUTE u(1)", false, "ddl statements need the admin role"},
 		}},
 		{"denied prepare is not recorded", []string{"writers"}, "production", []step{
-			{"PREPARE d AS DELETE FROM t", false, "without a WHERE clause"},
+			{"PREPARE d AS DELETE FROM t WHERE id = length(pg_read_file('/etc/passwd'))", false, "function pg_read_file is not allowed"},
 			{"EXECUTE d", false, "was not prepared through interlock"},
+		}},
+		// PREPARE runs nothing; the EXECUTE is held for approval.
+		{"prepared unfiltered delete", []string{"writers"}, "production", []step{
+			{"PREPARE d AS DELETE FROM t", true, ""},
+			{"EXECUTE d", false, "DELETE without WHERE on production needs approval by approvers"},
 		}},
 		{"reader prepares a delete", []string{"readers"}, "dev", []step{
 			{"PREPARE d AS DELETE FROM t WHERE id = $1", false, "delete statements need the writer role"},

@@ -10,9 +10,12 @@ type Result struct {
 	// the text could not be analysed it has a single entry with a nil
 	// Statement and a denying Decision.
 	Statements []Checked
-	// Decision is the first denying statement decision; when every
-	// statement is allowed (also when there are none) it allows, with the
-	// statement's own reason when there is exactly one.
+	// Decision is the decision for the text as a whole. With one
+	// statement it is that statement's. With several: the first outright
+	// denial, if any; otherwise, when statements need approval, one
+	// approval for all of them (approver groups they have in common, the
+	// shortest timeout); otherwise an allow. Its Mask unites the
+	// statements' masks; per-statement masks are in Statements.
 	Decision Decision
 	// Cached is true when the decisions came from a cache, without
 	// analysis or policy evaluation.
@@ -21,8 +24,14 @@ type Result struct {
 	gen uint64 // policy generation the decisions were made under
 }
 
-// Allowed reports whether every statement of the text may run.
+// Allowed reports whether every statement of the text may run now. It is
+// false when a statement needs approval (see NeedsApproval).
 func (r *Result) Allowed() bool { return r.Decision.Allow }
+
+// NeedsApproval reports whether the text may run only after approval:
+// no statement is denied and at least one needs approval. Decision then
+// holds the combined approval (Decision.RequireApproval).
+func (r *Result) NeedsApproval() bool { return r.Decision.RequireApproval != nil }
 
 // Checked is one statement of a checked text and its decision.
 type Checked struct {
@@ -44,18 +53,18 @@ type Checked struct {
 // newResult builds a Result from per-statement decisions and sets its
 // overall decision.
 func newResult(gen uint64, checked []Checked) *Result {
-	r := &Result{Statements: checked, gen: gen, Decision: Decision{Allow: true, Reason: "every statement is allowed"}}
+	r := &Result{Statements: checked, gen: gen}
 	switch len(checked) {
 	case 0:
-		r.Decision.Reason = "empty query"
+		r.Decision = Decision{Allow: true, Reason: "empty query"}
 	case 1:
 		r.Decision = checked[0].Decision
-	}
-	for _, c := range checked {
-		if !c.Decision.Allow {
-			r.Decision = c.Decision
-			break
+	default:
+		ds := make([]Decision, len(checked))
+		for i, c := range checked {
+			ds[i] = c.Decision
 		}
+		r.Decision = combine(ds, Decision{Allow: true, Reason: "every statement is allowed"})
 	}
 	return r
 }

@@ -67,6 +67,7 @@ func analyzeStmt(st *Statement, n *pg_query.Node, scs bool) {
 	st.TablesWritten = set(w.written)
 	st.Functions = set(w.funcs)
 	st.Settings = set(w.settings)
+	provenance(st, n)
 }
 
 // set sorts s and removes duplicates; never nil, so that the JSON is [].

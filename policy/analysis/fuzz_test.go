@@ -29,6 +29,17 @@ func FuzzAnalyze(f *testing.F) {
 		"DROP TABLE a.b.c, d",
 		"SELECT U&'d\\0061t' UESCAPE '\\'",
 		"SELECT ((((((((((1))))))))))",
+		"SELECT * FROM (a JOIN b USING (k)) JOIN c USING (k) NATURAL JOIN d",
+		"SELECT x.* FROM t, LATERAL (SELECT t.a) x(a) ORDER BY 1",
+		"WITH RECURSIVE r(a, b) AS (SELECT 1, 2 UNION SELECT b, a FROM r) SELECT * FROM r",
+		"SELECT row_to_json(c), (c).*, c FROM customers c WINDOW w AS (w)",
+		"SELECT sum(x) OVER w FROM t WINDOW w AS (v), v AS (w)",
+		"UPDATE t SET (a, b) = (SELECT 1, 2) FROM u RETURNING *, t, u.*",
+		"MERGE INTO t USING u ON true WHEN MATCHED THEN UPDATE SET a = u.b RETURNING *",
+		"INSERT INTO t AS x VALUES (1) ON CONFLICT (a) DO UPDATE SET a = excluded.a RETURNING x.*",
+		"DECLARE c CURSOR FOR SELECT 1; FETCH c; EXECUTE p((SELECT 1))",
+		"SELECT * FROM ROWS FROM (f() AS (a int), g()) WITH ORDINALITY AS r(x)",
+		"SELECT a.b.c.d.e FROM a",
 	} {
 		f.Add(s, true)
 		f.Add(s, false)
@@ -48,6 +59,24 @@ func FuzzAnalyze(f *testing.F) {
 			for _, l := range [][]string{st.TablesRead, st.TablesWritten, st.Functions, st.Settings} {
 				if l == nil || !slices.IsSorted(l) || len(slices.Compact(slices.Clone(l))) != len(l) {
 					t.Errorf("Analyze(%q): list %v is not a sorted set", text, l)
+				}
+			}
+			for _, l := range [][]string{st.Filters, st.Copied} {
+				if l == nil || !slices.IsSorted(l) || len(slices.Compact(slices.Clone(l))) != len(l) {
+					t.Errorf("Analyze(%q): list %v is not a sorted set", text, l)
+				}
+			}
+			if st.Output == nil {
+				t.Errorf("Analyze(%q): nil output", text)
+			}
+			for _, c := range append(slices.Clone(st.Output), st.ExecuteArgs...) {
+				for _, l := range [][]string{c.Sources, c.WholeRow} {
+					if !slices.IsSorted(l) || len(slices.Compact(slices.Clone(l))) != len(l) {
+						t.Errorf("Analyze(%q): output list %v is not a sorted set", text, l)
+					}
+				}
+				if c.Unknown != (c.Why != "") {
+					t.Errorf("Analyze(%q): output column unknown %v with reason %q", text, c.Unknown, c.Why)
 				}
 			}
 			if !strings.Contains(text, st.Text) {

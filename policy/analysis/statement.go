@@ -84,6 +84,35 @@ type Statement struct {
 	// CopyExternal is true for COPY to or from a server file or PROGRAM
 	// (anything but STDIN/STDOUT).
 	CopyExternal bool `json:"copy_external"`
+	// Output is the provenance of the statement's result columns, in the
+	// order the server returns them (see OutputColumn and
+	// docs/policy-analysis.md, "Provenance"). Empty for statements that
+	// return no rows of their own (FETCH and EXECUTE: see Fetch and
+	// Execute).
+	Output []OutputColumn `json:"output"`
+	// Filters are the columns whose values can decide which rows the
+	// statement returns or touches, how many, in what order or grouping,
+	// or which branch an expression takes: WHERE, JOIN ON/USING, GROUP BY,
+	// HAVING, ORDER BY, DISTINCT [ON], window PARTITION BY/ORDER BY,
+	// LIMIT/OFFSET, CASE conditions, aggregate FILTER and ORDER BY,
+	// IN/ANY/ALL/EXISTS subqueries, and the columns compared by UNION,
+	// INTERSECT and EXCEPT, anywhere in the statement. Column references
+	// ("schema.table.column", see Sources), "schema.table.*" for a whole
+	// row and "*" for a value of unknown provenance. Sorted, no duplicates.
+	Filters []string `json:"columns_filtered"`
+	// Copied are the columns whose values the statement stores elsewhere:
+	// the values of INSERT, UPDATE SET, MERGE actions, ON CONFLICT DO
+	// UPDATE, CREATE TABLE AS and SELECT INTO. Same form as Filters.
+	Copied []string `json:"columns_copied"`
+	// Declare is the cursor a DECLARE creates (its Output is what FETCH
+	// returns); Fetch is the cursor a FETCH or MOVE reads. The session
+	// resolves FETCH to the declared cursor's Output.
+	Declare string `json:"declare,omitempty"`
+	Fetch   string `json:"fetch,omitempty"`
+	// ExecuteArgs is the provenance of each argument of EXECUTE, in order
+	// ($1 first). BindParams substitutes them for the Params of the
+	// prepared statement's Output.
+	ExecuteArgs []OutputColumn `json:"execute_args,omitempty"`
 	// Text is the statement's text, sliced from the original query string.
 	// It is not part of the policy input (it contains constants).
 	Text string `json:"-"`

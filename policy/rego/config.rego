@@ -18,12 +18,52 @@ writer_groups := object.get(config, ["groups", "writers"], ["writers"])
 
 admin_groups := object.get(config, ["groups", "admins"], ["admins"])
 
-# Admins who are also in one of these groups may run DDL and GRANT on
-# production. Default: nobody.
-production_ddl_groups := object.get(config, ["groups", "production_ddl"], [])
+# Groups whose members may approve statements held for approval. That a
+# requester does not approve their own statement is enforced by the
+# approval service, whatever the groups.
+approver_groups := object.get(config, ["groups", "approvers"], ["approvers"])
 
 # Values of the endpoint label "environment" that mean production.
 production_environments := object.get(config, "production_environments", ["production"])
+
+# How long a statement held for approval waits: a duration string ("5m")
+# or a number of seconds.
+approval_timeout := object.get(config, ["approval", "timeout"], "5m")
+
+# Writes to tables with one of these tags need approval on production.
+approval_table_tags := object.get(config, ["approval", "table_tags"], ["critical"])
+
+# Tables and columns, with their tags (and, for columns, a mask rule):
+#   tables:  {"public.payments": {"tags": ["critical"]}}
+#   columns: {"public.customers.ssn": {"tags": ["pii"], "mask": {"strategy": "partial", "keep": 4}}}
+# Names are as the catalog spells them: lower case unless created quoted.
+table_settings := object.get(config, "tables", {})
+
+column_settings := object.get(config, "columns", {})
+
+# Columns with one of these tags are masked for everyone outside the
+# unmasked groups, with the column's mask rule, or default_strategy.
+masked_tags := object.get(config, ["masking", "tags"], ["pii"])
+
+unmasked_groups := object.get(config, ["masking", "unmasked_groups"], ["pii-readers"])
+
+default_mask_strategy := object.get(config, ["masking", "default_strategy"], "redact")
+
+# The origin rules (origins.rego), off unless origins.enforce is true:
+# connections from a process whose executable matches none of
+# write_allowlist, or that runs in a cgroup matching read_only_cgroups,
+# get at most the reader role. Patterns are globs ("*" stays within one
+# path component, "**" crosses them).
+origins_enforced if object.get(config, ["origins", "enforce"], false) == true
+
+origin_write_allowlist := object.get(config, ["origins", "write_allowlist"], [
+	"/usr/bin/psql",
+	"/usr/lib/postgresql/*/bin/psql",
+	"/usr/pgsql-*/bin/psql",
+	"/usr/local/bin/psql",
+])
+
+origin_read_only_cgroups := object.get(config, ["origins", "read_only_cgroups"], [])
 
 # Functions that non-admins may not call, compared by name without schema.
 # Setting denied_functions replaces this list.

@@ -37,9 +37,9 @@ test_writer_may_write_with_where_on_production if {
 	allowed(mk(writers, "production", update_))
 }
 
-test_unfiltered_write_denied_on_production if denied(mk(writers, "production", delete_all), "without a WHERE clause")
+test_unfiltered_write_held_on_production if held(mk(writers, "production", delete_all), "DELETE without WHERE on production needs approval by approvers")
 
-test_unfiltered_write_denied_on_production_for_admins if denied(mk(admins, "production", delete_all), "without a WHERE clause")
+test_unfiltered_write_held_on_production_for_admins if held(mk(admins, "production", delete_all), "DELETE without WHERE on production needs approval by approvers")
 
 test_writer_may_not_create_table if denied(mk(writers, "dev", create_table), "ddl statements need the admin role")
 
@@ -54,19 +54,7 @@ test_admin_may_not_drop_on_production if denied(mk(admins, "production", drop_ta
 
 test_admin_may_not_truncate_on_production if denied(mk(admins, "production", truncate), "TRUNCATE TABLE is not allowed on production")
 
-test_admin_ddl_on_production_denied_by_default if denied(mk(admins, "production", create_table), "CREATE TABLE on production is not allowed")
-
-test_admin_ddl_on_production_with_production_ddl_group if {
-	cfg := {"groups": {"production_ddl": ["dba"]}}
-	allowed(mk(["admins", "dba"], "production", create_table)) with data.interlock_config as cfg
-	denied(mk(admins, "production", create_table), "reserved for the groups [\"dba\"]") with data.interlock_config as cfg
-	denied(mk(["admins", "dba"], "production", drop_table), "not even for admins") with data.interlock_config as cfg
-}
-
-test_production_ddl_group_alone_is_not_admin if {
-	cfg := {"groups": {"production_ddl": ["dba"]}}
-	denied(mk(["dba"], "production", create_table), "in none of the groups") with data.interlock_config as cfg
-}
+test_admin_ddl_on_production_held if held(mk(admins, "production", create_table), "CREATE TABLE on production needs approval by approvers")
 
 # Role changes, procedural code, function calls.
 test_role_change_admin_only if {
@@ -140,7 +128,7 @@ test_group_names_from_config if {
 
 test_production_environments_from_config if {
 	cfg := {"production_environments": ["prod", "production"]}
-	denied(mk(writers, "prod", delete_all), "without a WHERE clause") with data.interlock_config as cfg
+	held(mk(writers, "prod", delete_all), "without WHERE on production") with data.interlock_config as cfg
 	allowed(mk(writers, "staging", delete_all)) with data.interlock_config as cfg
 }
 
@@ -157,8 +145,9 @@ test_all_reasons_given if {
 	d := data.interlock.decision with input as mk(readers, "production", stmt({"kinds": ["delete"], "unfiltered_write": true, "functions": ["pg_read_file"]}))
 	d.allow == false
 	contains(d.reason, "delete statements need the writer role")
-	contains(d.reason, "without a WHERE clause")
 	contains(d.reason, "function pg_read_file")
+	not d.require_approval # a denied statement is not offered for approval
+	not contains(d.reason, "approval")
 }
 
 test_origin_cap_to_nothing if {

@@ -61,3 +61,26 @@ denied(i, text) if {
 	d.allow == false
 	contains(d.reason, text)
 }
+
+# held checks that the statement runs only after approval by the default
+# approvers, with a reason containing text.
+held(i, text) if {
+	d := data.interlock.decision with input as i
+	d.allow == false
+	contains(d.reason, text)
+	d.require_approval.reason == d.reason
+	d.require_approval.approver_groups == ["approvers"]
+	d.require_approval.timeout == "5m"
+}
+
+# with_origin adds an origin to an input.
+with_origin(i, exe) := object.union(i, {"origin": {
+	"pid": 4242, "uid": 1000, "gid": 1000, "comm": base(exe), "exe": exe,
+	"cmdline": [exe], "cgroup": "/user.slice/user-1000.slice/session-3.scope",
+	"netns": 4026531840, "original_destination": "10.1.2.3:5432",
+}})
+
+base(path) := parts[count(parts) - 1] if parts := split(path, "/")
+
+# with_filters sets the columns a statement filters by.
+with_filters(s, cols) := object.union(s, {"columns_filtered": cols})

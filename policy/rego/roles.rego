@@ -22,12 +22,15 @@ group_level := 3 if {
 } else := 0
 
 # origin_level caps the role by the process that opened the connection
-# (input.origin: comm, exe, uid, cgroup, ...). The default policy sets no
-# cap. To make, say, an AI agent read-only, add a rule such as
+# (input.origin: comm, exe, uid, cgroup, ...). No cap by default; the
+# origin rules in origins.rego lower it to the reader role when
+# origins.enforce is set. A site policy may add its own cap in a file next
+# to this one, e.g.
 #
 #   origin_level := 1 if input.origin.comm == "agent"
 #
-# (see docs/policy.md).
+# (two caps that apply at once must agree, or evaluation fails and the
+# statement is denied; see docs/policy.md).
 default origin_level := 3
 
 level := min({group_level, origin_level})
@@ -43,7 +46,14 @@ who := input.user.email if {
 	input.user.sub != ""
 } else := "this user"
 
-# origin_note explains a role lowered by the connecting process.
-origin_note := " (limited by the process that opened the connection)" if {
+# origin_note explains a role lowered by the connecting process, naming
+# its executable when it is known.
+origin_note := sprintf(" (limited by the process that opened the connection: %s)", [origin_cap_reason]) if {
+	origin_level < group_level
+	origin_cap_reason
+} else := sprintf(" (limited by the process that opened the connection, %s)", [origin_process]) if {
+	origin_level < group_level
+	origin_present
+} else := " (limited by the process that opened the connection)" if {
 	origin_level < group_level
 } else := ""

@@ -41,12 +41,8 @@ deny contains msg if {
 	msg := sprintf("%s statements need the %s role; %s has the %s role%s", [kind_label(k), role_names[need], who, role, origin_note])
 }
 
-# Production.
-deny contains "UPDATE or DELETE without a WHERE clause that references a column is not allowed on production" if {
-	production
-	statement.unfiltered_write
-}
-
+# Production. Other risky statements on production need approval
+# (approval.rego).
 destructive if startswith(statement.command, "DROP ")
 
 destructive if statement.command == "TRUNCATE TABLE"
@@ -56,20 +52,6 @@ deny contains msg if {
 	destructive
 	msg := sprintf("%s is not allowed on production, not even for admins", [statement.command])
 }
-
-deny contains msg if {
-	production
-	is_admin
-	not destructive
-	some k in kinds
-	k in {"ddl", "grant"}
-	not in_any(production_ddl_groups)
-	msg := production_ddl_reason
-}
-
-production_ddl_reason := sprintf("%s on production is reserved for the groups %v", [statement.command, production_ddl_groups]) if {
-	count(production_ddl_groups) > 0
-} else := sprintf("%s on production is not allowed: change the schema and grants outside production, or configure groups.production_ddl", [statement.command])
 
 # Files and programs on the database server.
 deny contains "COPY to or from a file or program on the database server is not allowed" if {
