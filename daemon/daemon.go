@@ -259,7 +259,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		d.Redirect = rd
 		origins = originFunc(rd)
 	}
+	var hashKey []byte
+	if cfg.Policy.MaskHashKeyFile != "" {
+		if hashKey, err = os.ReadFile(cfg.Policy.MaskHashKeyFile); err != nil {
+			return fmt.Errorf("masking hash key: %w", err)
+		}
+	}
 	d.Proxy, err = proxy.New(ctx, proxy.Config{
+		MaskHashKey:       hashKey,
 		Endpoints:         eps,
 		Verifier:          verifier,
 		Policy:            d.Policy,

@@ -17,9 +17,12 @@ commands:
   login [--device] [--no-browser]       log in with the identity provider; binds your uid to you
   status [--json]                       show who you are logged in as
   logout                                end your session
+  requests [--json] [--all]             list approval requests you may see
+  approve ID [--comment TEXT]           approve a held statement (not your own)
+  reject ID --reason TEXT               reject a held statement (your own: withdraw it)
   audit verify FILE... [--pubkey KEY]   verify an audit chain (exit 1 on tampering)
 
-login, status and logout talk to interlockd's socket: --socket PATH, or
+login, status, logout, requests, approve and reject talk to interlockd's socket: --socket PATH, or
 INTERLOCK_SOCKET, default /run/interlock/interlockd.sock.
 `
 
@@ -41,6 +44,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runStatus(ctx, args[1:], stdout, stderr)
 	case args[0] == "logout":
 		return runLogout(ctx, args[1:], stdout, stderr)
+	case args[0] == "requests":
+		return runRequests(ctx, args[1:], stdout, stderr)
+	case args[0] == "approve":
+		return runApprove(ctx, args[1:], stdout, stderr)
+	case args[0] == "reject":
+		return runReject(ctx, args[1:], stdout, stderr)
 	case args[0] == "audit" && len(args) > 1 && args[1] == "verify":
 		return audit.RunVerify(ctx, args[2:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

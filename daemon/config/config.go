@@ -191,6 +191,10 @@ type Policy struct {
 	CacheSize int `yaml:"cache_size"`
 	// Watch reloads the policy when its files change. Default true.
 	Watch *bool `yaml:"watch"`
+	// MaskHashKeyFile holds the key (at least 16 bytes) of the "hash"
+	// masking strategy, so hashed values stay stable across restarts and
+	// nodes. Without it a random key is used per start.
+	MaskHashKeyFile string `yaml:"mask_hash_key_file"`
 }
 
 // Audit configures the audit chain.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
+	"github.com/interlock-dev/interlock/policy/mask"
 )
 
 // backendState is owned by the backend loop.
@@ -19,7 +20,19 @@ type backendState struct {
 	last time.Time
 	// errResp is scratch space for decoding ErrorResponse.
 	errResp pgproto3.ErrorResponse
+	// plan masks the DataRows of the current result set; copyPlan the
+	// CopyData of the current COPY TO; rep says what they mask.
+	plan     *mask.Plan
+	copyPlan *mask.CopyPlan
+	rep      maskReport
+	masked   bool // the current statement had masking rules
+	out      []byte
+	rowDesc  pgproto3.RowDescription
+	copyResp pgproto3.CopyOutResponse
 }
+
+// maxMaskedRow bounds a DataRow the proxy must hold to mask it.
+const maxMaskedRow = 64 << 20
 
 var errUpstreamGone = errors.New("upstream connection lost")
 
@@ -31,7 +44,7 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
 		}
-		if n > streamAbove && (typ == 'D' || typ == 'd') {
+		if n > streamAbove && (typ == 'D' && sess.be.plan == nil || typ == 'd' && sess.be.copyPlan == nil) {
 			// A huge row or COPY chunk: stream it, never hold it.
 			sess.cwMu.Lock()
 			err := sess.ur.Stream(sess.cw)
@@ -41,11 +54,22 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			}
 			continue
 		}
+		if n > maxMaskedRow {
+			sess.terminate(pgwire.Fatal(pgwire.CodeProgramLimitExceeded, fmt.Sprintf("a result message of %d bytes is too large to mask", n)))
+			return fmt.Errorf("masked message of %d bytes", n)
+		}
 		msg, err := sess.ur.Body()
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
 		}
 		out := msg.Raw
+		if sess.be.plan != nil && typ == 'D' || sess.be.copyPlan != nil && (typ == 'd' || typ == 'c') {
+			if out, err = sess.maskMessage(typ, msg); err != nil {
+				sess.log.Error("masking failed; ending the session", "err", err)
+				sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
+				return err
+			}
+		}
 		switch typ {
 		case 'V':
 			if o, ok := sess.ops.front(); ok && o.kind == opFunction && o.count > 0 {
@@ -55,8 +79,11 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			// DataRow, CopyData, RowDescription (a query's), parameter
 			// descriptions, notices, notifications, COPY responses and
 			// function results pass through.
-			if typ == 'T' {
-				sess.popIf(opDescribe)
+			switch typ {
+			case 'T':
+				out = sess.onRowDescription(ctx, msg, out)
+			case 'H':
+				sess.onCopyOut(ctx, msg)
 			}
 		case 'C', 'I', 's':
 			sess.onComplete(typ, msg.Body)
@@ -71,6 +98,9 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		case '3':
 			sess.popIf(opClose)
 		case 'n':
+			if o, ok := sess.ops.front(); ok && o.kind == opDescribe && o.internal {
+				out = nil
+			}
 			sess.popIf(opDescribe)
 		case 'S':
 			sess.onParameterStatus(msg.Body)
@@ -130,6 +160,89 @@ func (sess *session) onComplete(typ byte, body []byte) {
 		}
 		sess.ops.pop()
 	}
+	sess.endResult()
+}
+
+// endResult forgets the masking plans of the result set that just ended.
+func (sess *session) endResult() {
+	sess.be.plan, sess.be.copyPlan, sess.be.rep, sess.be.masked = nil, nil, maskReport{}, false
+}
+
+// onRowDescription builds the masking plan of the result set it starts
+// and returns what to forward (nothing for an injected Describe).
+func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out []byte) []byte {
+	o, ok := sess.ops.front()
+	if !ok {
+		return out
+	}
+	if o.kind == opDescribe {
+		sess.ops.pop()
+		if !o.internal {
+			return out
+		}
+		out = nil
+	}
+	mc := o.mask()
+	if mc == nil {
+		return out
+	}
+	sess.endResult()
+	sess.be.masked = true
+	rd := &sess.be.rowDesc
+	if err := rd.Decode(msg.Body); err != nil {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid RowDescription from the server"))
+		return nil
+	}
+	plan, rep, err := sess.resultPlan(ctx, mc, rd.Fields)
+	if err != nil {
+		sess.log.Error("masking plan; every column masked", "err", err)
+		plan, rep = redactAll(rd.Fields, sess.srv.hasher), maskReport{unknown: fieldNames(rd.Fields)}
+	}
+	sess.be.plan, sess.be.rep = plan, rep
+	return out
+}
+
+// onCopyOut builds the masking plan of a COPY ... TO STDOUT.
+func (sess *session) onCopyOut(ctx context.Context, msg pgwire.Msg) {
+	o, ok := sess.ops.front()
+	if !ok {
+		return
+	}
+	mc := o.mask()
+	if mc == nil {
+		return
+	}
+	sess.endResult()
+	sess.be.masked = true
+	cr := &sess.be.copyResp
+	if err := cr.Decode(msg.Body); err != nil {
+		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid CopyOutResponse from the server"))
+		return
+	}
+	plan, rep, err := sess.copyPlan(ctx, mc, len(cr.ColumnFormatCodes))
+	if err != nil {
+		// COPY cannot be masked safely: end the session rather than send
+		// unmasked data.
+		sess.log.Error("COPY masking plan", "err", err)
+		sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock cannot mask this COPY and ended the session: "+err.Error()))
+		return
+	}
+	sess.be.copyPlan, sess.be.rep = plan, rep
+}
+
+// maskMessage rewrites a DataRow or CopyData message.
+func (sess *session) maskMessage(typ byte, msg pgwire.Msg) ([]byte, error) {
+	var err error
+	be := &sess.be
+	switch typ {
+	case 'D':
+		be.out, err = be.plan.AppendDataRow(be.out[:0], msg.Body)
+	case 'd':
+		be.out, err = be.copyPlan.AppendCopyData(be.out[:0], msg.Body)
+	case 'c':
+		return msg.Raw, be.copyPlan.Finish()
+	}
+	return be.out, err
 }
 
 // since is how long the current statement of query o took.
@@ -145,6 +258,9 @@ func (sess *session) since(o op) time.Duration {
 
 func (sess *session) deferResult(n uint64, tag []byte, code, msg string, d time.Duration, status string) {
 	sess.resultRecord(&sess.be.body, n, tag, code, msg, d, status)
+	if sess.be.masked {
+		sess.be.body.Strs("masked", sess.be.rep.masked).Strs("masked_unknown_provenance", sess.be.rep.unknown)
+	}
 	sess.srv.cfg.Audit.Defer(sess.be.body)
 }
 
@@ -166,6 +282,14 @@ func (sess *session) onError(msg pgwire.Msg) []byte {
 	if err := e.Decode(msg.Body); err != nil {
 		e.Code, e.Message = "", "undecodable error"
 	}
+	out := msg.Raw
+	if o.mask() != nil || sess.be.masked {
+		// An error can quote a value ("invalid input syntax for type
+		// integer: \"123-45-6789\""): for statements under masking rules
+		// only the SQLSTATE is passed on.
+		out = maskedError(e)
+	}
+	defer sess.endResult()
 	switch o.kind {
 	case opQuery:
 		if o.done < o.count {
@@ -186,7 +310,7 @@ func (sess *session) onError(msg pgwire.Msg) []byte {
 		}
 		sess.dropUntilSync(o)
 	}
-	return msg.Raw
+	return out
 }
 
 // dropUntilSync pops the failed extended-protocol op and those the server
@@ -221,6 +345,7 @@ func (sess *session) onReady(body []byte) {
 			break
 		}
 	}
+	sess.endResult()
 	if len(body) == 1 {
 		sess.stateMu.Lock()
 		sess.txStatus = body[0]

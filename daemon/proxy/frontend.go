@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -15,6 +16,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
 	"github.com/interlock-dev/interlock/policy"
+	"github.com/interlock-dev/interlock/policy/analysis"
 )
 
 // deniedSQL replaces a denied statement on its way upstream. It can never
@@ -45,6 +47,9 @@ type frontendState struct {
 	unnamedP   *prepared
 	body       audit.Body
 	terminated bool
+	// cursors maps SQL cursors (DECLARE) to the lineage of their query,
+	// for masking what FETCH returns.
+	cursors map[string][]analysis.OutputColumn
 }
 
 // errClientGone ends the frontend loop when the client disconnects.
@@ -55,6 +60,7 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 	fe := &sess.fe
 	fe.named = map[string]*prepared{}
 	fe.portals = map[string]*prepared{}
+	fe.cursors = map[string][]analysis.OutputColumn{}
 	limit := sess.srv.cfg.MaxMessageSize
 	for {
 		typ, n, err := sess.cr.NextHeader()
@@ -199,10 +205,57 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 			return nil
 		}
 	}
+	masks, reason := sess.queryMasks(res, text)
+	if reason != "" {
+		fe.stmt = first - 1
+		sess.auditDenied(res, text, reason, "simple")
+		sess.substituteQuery(reason)
+		return nil
+	}
 	sess.countStatements(res, true)
-	sess.ops.push(op{kind: opQuery, first: first, count: len(res.Statements), start: time.Now()})
+	sess.ops.push(op{kind: opQuery, first: first, count: len(res.Statements), start: time.Now(), masks: masks})
 	sess.uw.Append(msg.Raw)
 	return nil
+}
+
+// queryMasks returns the masking contexts of a Query's statements (nil
+// when none masks) and remembers declared cursors. reason is set when a
+// statement cannot be masked safely.
+func (sess *session) queryMasks(res *policy.Result, text string) ([]*maskCtx, string) {
+	var masks []*maskCtx
+	for i := range res.Statements {
+		c := &res.Statements[i]
+		if st := c.Statement; st != nil && st.Declare != "" {
+			sess.rememberCursor(st)
+		}
+		mc := sess.maskContext(c)
+		if mc == nil {
+			continue
+		}
+		if masks == nil {
+			masks = make([]*maskCtx, len(res.Statements))
+		}
+		masks[i] = mc
+		if slices.Contains(c.Statement.Kinds, analysis.KindCopyTo) {
+			if len(res.Statements) > 1 {
+				return nil, "COPY of masked columns must be sent as a query of its own"
+			}
+			cp, err := analysis.CopyOptions(text, analysis.Options{StandardConformingStrings: sess.scsMode() != policy.SCSOff})
+			if err != nil {
+				return nil, "the COPY statement's options could not be read, so its output cannot be masked"
+			}
+			mc.copy = cp
+		}
+	}
+	return masks, ""
+}
+
+// rememberCursor keeps the lineage of a declared cursor (bounded).
+func (sess *session) rememberCursor(st *analysis.Statement) {
+	if len(sess.fe.cursors) >= 1024 {
+		clear(sess.fe.cursors)
+	}
+	sess.fe.cursors[st.Declare] = st.Output
 }
 
 // verdict turns a policy result into a denial reason, or "" to run it.
@@ -346,6 +399,23 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 	if len(res.Statements) > 0 {
 		c = &res.Statements[0]
 	}
+	var masks []*maskCtx
+	if mc := sess.maskContext(c); mc != nil {
+		if slices.Contains(c.Statement.Kinds, analysis.KindCopyTo) {
+			cp, err := analysis.CopyOptions(p.text, analysis.Options{StandardConformingStrings: p.scs != policy.SCSOff})
+			if err != nil {
+				fe.stmt--
+				reason := "the COPY statement's options could not be read, so its output cannot be masked"
+				sess.auditDenied(res, p.text, reason, "extended")
+				sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
+				sess.substituteExecute()
+				fe.discarding = true
+				return nil
+			}
+			mc.copy = cp
+		}
+		masks = []*maskCtx{mc}
+	}
 	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended")
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
@@ -356,7 +426,13 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		return nil
 	}
 	sess.countStatements(res, true)
-	sess.ops.push(op{kind: opExecute, first: fe.stmt, count: 1, start: time.Now()})
+	if masks != nil {
+		// The proxy needs the portal's row description (with its result
+		// formats) to mask what Execute returns: ask for it first.
+		sess.ops.push(op{kind: opDescribe, internal: true, masks: masks})
+		_ = sess.uw.Send(&pgproto3.Describe{ObjectType: 'P', Name: string(portal)})
+	}
+	sess.ops.push(op{kind: opExecute, first: fe.stmt, count: 1, start: time.Now(), masks: masks})
 	sess.uw.Append(msg.Raw)
 	return nil
 }

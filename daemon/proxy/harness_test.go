@@ -47,6 +47,9 @@ type envOptions struct {
 	tls      bool // TLS from a fresh local CA
 	tlsOnly  bool // and plaintext refused
 	drain    time.Duration
+	// policyData is the policy's data.interlock_config.
+	policyData map[string]any
+	initSQL    []string
 }
 
 // newEnv starts everything; tests share one PostgreSQL per call.
@@ -57,7 +60,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	ctx := context.Background()
 	e := &env{}
-	e.pg = testenv.NewPostgres(t, testenv.PostgresOptions{StandardRoles: true, SampleData: true})
+	e.pg = testenv.NewPostgres(t, testenv.PostgresOptions{StandardRoles: true, SampleData: true, InitSQL: o.initSQL})
 	e.issuer = testenv.NewIssuer(t, testenv.IssuerOptions{})
 	dir := t.TempDir()
 	writePW := func(name, pw string) string {
@@ -93,7 +96,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.metrics = metrics.New()
-	e.engine, err = policy.New(ctx, policy.Config{Logger: log, Observer: e.metrics.PolicyObserver()})
+	e.engine, err = policy.New(ctx, policy.Config{Logger: log, Observer: e.metrics.PolicyObserver(), Data: o.policyData})
 	if err != nil {
 		t.Fatal(err)
 	}

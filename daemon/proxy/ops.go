@@ -34,6 +34,27 @@ type op struct {
 	// done counts statements of a query completed so far.
 	done  int
 	start time.Time
+	// masks holds, per statement (query) or for the one statement
+	// (execute, and the Describe injected before it), what masking
+	// applies; nil when the user has no masking rules.
+	masks []*maskCtx
+	// internal marks a message the proxy injected (a Describe before a
+	// masked Execute): its response is consumed, not forwarded.
+	internal bool
+}
+
+// mask returns the masking context of the op's current statement.
+func (o *op) mask() *maskCtx {
+	if o.masks == nil {
+		return nil
+	}
+	if o.kind == opQuery {
+		if o.done < len(o.masks) {
+			return o.masks[o.done]
+		}
+		return nil
+	}
+	return o.masks[0]
 }
 
 // opQueue is a FIFO shared by the two relay loops.

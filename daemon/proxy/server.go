@@ -21,6 +21,8 @@ import (
 	"github.com/interlock-dev/interlock/daemon/pgwire"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
+	"github.com/interlock-dev/interlock/policy/analysis"
+	"github.com/interlock-dev/interlock/policy/mask"
 )
 
 // Endpoint is one protected database as the proxy serves it.
@@ -72,6 +74,9 @@ type Config struct {
 	StartupTimeout time.Duration
 	// MaxStatementBytes bounds statement text in audit records.
 	MaxStatementBytes int
+	// MaskHashKey keys the hash masking strategy (HMAC-SHA256); empty
+	// means a random key per start.
+	MaskHashKey []byte
 	// DrainTimeout is how long Serve lets sessions finish after its
 	// context ends before terminating them.
 	DrainTimeout time.Duration
@@ -87,6 +92,11 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	listeners []*listener
+
+	hasher *mask.Hasher
+
+	viewMu sync.Mutex
+	views  map[string][]analysis.OutputColumn // view definition → lineage
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -131,7 +141,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		sessions: map[*session]struct{}{},
 		keys:     map[cancelKey]*session{},
+		views:    map[string][]analysis.OutputColumn{},
 	}
+	key := cfg.MaskHashKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		cfg.Logger.Warn("no masking hash key configured: hash-masked values are stable only until interlockd restarts")
+	}
+	h, err := mask.NewHasher(key)
+	if err != nil {
+		return nil, fmt.Errorf("masking hash key: %w", err)
+	}
+	s.hasher = h
 	var lc net.ListenConfig
 	for i := range cfg.Endpoints {
 		ep := &s.cfg.Endpoints[i]
