@@ -12,10 +12,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
@@ -39,16 +41,18 @@ type Options struct {
 
 // Daemon is a running interlockd.
 type Daemon struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	Metrics  *metrics.Metrics
-	Policy   *policy.Engine
-	Audit    *audit.Log
-	Proxy    *proxy.Server
-	Redirect *redirect.Redirector
-	Sessions *hostsession.Store
-	Control  *control.Server
-	metrics  net.Listener
+	cfg           *config.Config
+	log           *slog.Logger
+	Metrics       *metrics.Metrics
+	Policy        *policy.Engine
+	Audit         *audit.Log
+	Proxy         *proxy.Server
+	Redirect      *redirect.Redirector
+	Sessions      *hostsession.Store
+	Control       *control.Server
+	Approvals     *approval.Service
+	approvalStore approval.Store
+	metrics       net.Listener
 }
 
 // redirectEndpoints maps every protected address to its endpoint's
@@ -63,6 +67,58 @@ func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
 		}
 	}
 	return eps
+}
+
+// startApprovals opens the approval store and starts the service.
+func (d *Daemon) startApprovals(ctx context.Context, verifier *identity.Verifier) error {
+	c := d.cfg.Approvals
+	var err error
+	switch c.Store.Kind {
+	case "postgres":
+		dsn := c.Store.DSN
+		if c.Store.DSNFile != "" {
+			b, err := os.ReadFile(c.Store.DSNFile)
+			if err != nil {
+				return fmt.Errorf("approval store dsn: %w", err)
+			}
+			dsn = strings.TrimSpace(string(b))
+		}
+		d.approvalStore, err = approval.NewPostgresStore(ctx, approval.PostgresConfig{
+			DSN: dsn, Schema: c.Store.Schema, Table: c.Store.Table, Channel: c.Store.Channel, Logger: d.log,
+		})
+	default:
+		d.approvalStore, err = approval.NewLocalStore(ctx, approval.LocalConfig{Path: c.Store.Path, Logger: d.log})
+	}
+	if err != nil {
+		return fmt.Errorf("approval store: %w", err)
+	}
+	var hook *approval.WebhookConfig
+	if c.Webhook.URL != "" {
+		hook = &approval.WebhookConfig{URL: c.Webhook.URL, Timeout: c.Webhook.Timeout, QueueSize: c.Webhook.QueueSize}
+		if c.Webhook.SecretFile != "" {
+			b, err := os.ReadFile(c.Webhook.SecretFile)
+			if err != nil {
+				_ = d.approvalStore.Close()
+				return fmt.Errorf("approval webhook secret: %w", err)
+			}
+			hook.Secret = strings.TrimSpace(string(b))
+		}
+	}
+	d.Approvals, err = approval.New(ctx, approval.Config{
+		Store: d.approvalStore, Audit: d.Audit, Node: c.NodeName,
+		DefaultTimeout: c.DefaultTimeout, MaxTimeout: c.MaxTimeout, ApprovedTTL: c.ApprovedTTL, Retention: c.Retention,
+		MaxStatementBytes: d.cfg.Audit.MaxStatementBytes, Webhook: hook, Logger: d.log,
+	})
+	if err != nil {
+		_ = d.approvalStore.Close()
+		return fmt.Errorf("approval service: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) stopApprovals() {
+	_ = d.Approvals.Close()
+	_ = d.approvalStore.Close()
 }
 
 // certNames are the names and addresses clients may use for endpoint e:
@@ -237,7 +293,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			Name: e.Name, Labels: e.Labels, Listen: e.Listen,
 			Database: e.Upstream.Database, Dialer: dialer, Roles: e.Roles, Catalog: cat,
 			AuthSession: e.Accepts(config.AuthSession), AuthToken: e.Accepts(config.AuthToken),
-			RequireTLS: cfg.TLS.Mode == config.TLSRequire,
+			RequireTLS:   cfg.TLS.Mode == config.TLSRequire,
+			ApprovalMode: approval.Mode(e.ApprovalMode),
 		}
 		if ca != nil {
 			dns, ips := certNames(e)
@@ -259,6 +316,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		d.Redirect = rd
 		origins = originFunc(rd)
 	}
+	if err := d.startApprovals(ctx, verifier); err != nil {
+		return err
+	}
+	defer d.stopApprovals()
 	var hashKey []byte
 	if cfg.Policy.MaskHashKeyFile != "" {
 		if hashKey, err = os.ReadFile(cfg.Policy.MaskHashKeyFile); err != nil {
@@ -267,6 +328,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	d.Proxy, err = proxy.New(ctx, proxy.Config{
 		MaskHashKey:       hashKey,
+		Approvals:         d.Approvals,
 		Endpoints:         eps,
 		Verifier:          verifier,
 		Policy:            d.Policy,
@@ -301,6 +363,24 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	defer d.Control.Close()
+	approval.MountControl(d.Control, d.Approvals, d.Sessions)
+	if cfg.Approvals.APIListen != "" {
+		api, err := approval.NewAPI(ctx, d.Approvals, approval.APIConfig{
+			Listen: cfg.Approvals.APIListen, Verifier: verifier,
+			TLSCertFile: cfg.Approvals.APITLSCert, TLSKeyFile: cfg.Approvals.APITLSKey,
+			AllowPlaintext: cfg.Approvals.APIAllowPlaintext, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("approval API: %w", err)
+		}
+		defer api.Close()
+		go func() {
+			if err := api.Serve(ctx); err != nil && ctx.Err() == nil {
+				log.Error("approval API stopped", "err", err)
+			}
+		}()
+		log.Info("approval API listening", "addr", api.Addr().String())
+	}
 	if d.Redirect != nil {
 		// Only now, with every listener bound, do protected connects go
 		// to interlockd; until then they were refused (fail closed).

@@ -77,6 +77,7 @@ func newWorld(t *testing.T) *world {
 		Audit:    config.Audit{Path: filepath.Join(dir, "audit", "audit.jsonl")},
 		Redirect: config.Redirect{Enabled: true, Cgroup: w.cg.Path, PinDir: pinDir},
 		TLS:      config.TLS{CADir: filepath.Join(dir, "ca")},
+		Approvals: config.Approvals{Store: config.ApprovalStore{Path: filepath.Join(dir, "state", "approvals.json")}},
 		Control:  config.Control{Socket: filepath.Join(dir, "run", "interlockd.sock"), SessionsFile: filepath.Join(dir, "state", "sessions.json")},
 	}
 	if err := w.cfg.Validate(); err != nil {

@@ -29,6 +29,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// TLS configures TLS towards clients.
 	TLS TLS `yaml:"tls"`
+	// Approvals configures per-statement approvals.
+	Approvals Approvals `yaml:"approvals"`
 	// Redirect configures the eBPF redirect.
 	Redirect Redirect `yaml:"redirect"`
 	// Control configures the control socket and host sessions.
@@ -60,6 +62,10 @@ type Endpoint struct {
 	// session of the connecting uid, redirected connections only) and
 	// "token" (an OIDC token as the password). Default both.
 	Auth []string `yaml:"auth"`
+	// ApprovalMode is "blocking" (default: the statement is held in the
+	// session until decided) or "nonblocking" (it fails at once with the
+	// request id; re-running it after approval runs it once).
+	ApprovalMode string `yaml:"approval_mode"`
 	// ServerNames are extra DNS names for the endpoint's certificate (the
 	// names clients use for the database, e.g. db.prod.internal).
 	ServerNames []string `yaml:"server_names"`
@@ -140,6 +146,58 @@ type TLS struct {
 	// CADir holds the local CA (ca.crt, ca.key), created on first start,
 	// root-only. Default /var/lib/interlock/ca.
 	CADir string `yaml:"ca_dir"`
+}
+
+// Approvals configures the approval service (statements the policy holds).
+type Approvals struct {
+	// NodeName names this interlockd among those sharing a store; it must
+	// be stable across restarts. Default: the host name.
+	NodeName string `yaml:"node_name"`
+	// DefaultTimeout applies when the policy gives none (default 5m);
+	// MaxTimeout caps any timeout (default 24h).
+	DefaultTimeout time.Duration `yaml:"default_timeout"`
+	MaxTimeout     time.Duration `yaml:"max_timeout"`
+	// ApprovedTTL is how long an approval of a non-blocking request stays
+	// usable (default 15m). Retention is how long decided requests are kept
+	// (default 7 days).
+	ApprovedTTL time.Duration `yaml:"approved_ttl"`
+	Retention   time.Duration `yaml:"retention"`
+	// Store is where requests live.
+	Store ApprovalStore `yaml:"store"`
+	// APIListen serves the HTTP API (OIDC bearer tokens) on this address;
+	// empty disables it. Plaintext is allowed on loopback only, unless
+	// APIAllowPlaintext.
+	APIListen         string `yaml:"api_listen"`
+	APITLSCert        string `yaml:"api_tls_cert"`
+	APITLSKey         string `yaml:"api_tls_key"`
+	APIAllowPlaintext bool   `yaml:"api_allow_plaintext"`
+	// Webhook is called (JSON POST) when a request is created.
+	Webhook ApprovalWebhook `yaml:"webhook"`
+}
+
+// ApprovalStore selects the approval store.
+type ApprovalStore struct {
+	// Kind is "local" (default: this host, a root-only file) or
+	// "postgres" (shared by every node; LISTEN/NOTIFY wakes waiters).
+	Kind string `yaml:"kind"`
+	// Path is the local store's file. Default /var/lib/interlock/approvals.json.
+	Path string `yaml:"path"`
+	// DSN or DSNFile is the PostgreSQL store's connection string.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+	// Schema, Table and Channel name the store's objects (defaults
+	// public, interlock_approvals, interlock_approvals).
+	Schema  string `yaml:"schema"`
+	Table   string `yaml:"table"`
+	Channel string `yaml:"channel"`
+}
+
+// ApprovalWebhook is the request-created webhook.
+type ApprovalWebhook struct {
+	URL        string        `yaml:"url"`
+	SecretFile string        `yaml:"secret_file"`
+	Timeout    time.Duration `yaml:"timeout"`
+	QueueSize  int           `yaml:"queue_size"`
 }
 
 // Redirect configures the eBPF connect redirect.
@@ -270,6 +328,7 @@ const (
 	DefaultSessionsFile       = "/var/lib/interlock/sessions.json"
 	DefaultCADir              = "/var/lib/interlock/ca"
 	DefaultDrainTimeout       = 30 * time.Second
+	DefaultApprovalsFile      = "/var/lib/interlock/approvals.json"
 )
 
 // TLS modes towards clients.
@@ -357,6 +416,13 @@ func (c *Config) Validate() error {
 		if e.Upstream.ConnectTimeout == 0 {
 			e.Upstream.ConnectTimeout = DefaultConnectTimeout
 		}
+		switch e.ApprovalMode {
+		case "":
+			e.ApprovalMode = "blocking"
+		case "blocking", "nonblocking":
+		default:
+			bad("%s.approval_mode: unknown mode %q (blocking, nonblocking)", where, e.ApprovalMode)
+		}
 		if len(e.Auth) == 0 {
 			e.Auth = []string{AuthSession, AuthToken}
 		}
@@ -416,6 +482,23 @@ func (c *Config) Validate() error {
 	}
 	if c.TLS.CADir == "" {
 		c.TLS.CADir = DefaultCADir
+	}
+	switch c.Approvals.Store.Kind {
+	case "":
+		c.Approvals.Store.Kind = "local"
+	case "local":
+	case "postgres":
+		if (c.Approvals.Store.DSN == "") == (c.Approvals.Store.DSNFile == "") {
+			bad("approvals.store: the postgres store needs dsn or dsn_file (one of them)")
+		}
+	default:
+		bad("approvals.store.kind: unknown kind %q (local, postgres)", c.Approvals.Store.Kind)
+	}
+	if c.Approvals.Store.Path == "" {
+		c.Approvals.Store.Path = DefaultApprovalsFile
+	}
+	if c.Approvals.NodeName == "" {
+		c.Approvals.NodeName, _ = os.Hostname()
 	}
 	if c.Control.Socket == "" {
 		c.Control.Socket = DefaultControlSocket

@@ -162,6 +162,13 @@ func (r *Reader) Stream(w io.Writer) error {
 	return nil
 }
 
+// Fill blocks until at least one unread byte is buffered, without
+// consuming anything. It returns the read error (io.EOF when the peer
+// closed). It must not be called concurrently with other methods.
+func (r *Reader) Fill() error {
+	return r.fill(1)
+}
+
 // Discard skips the body of the current message.
 func (r *Reader) Discard() error {
 	return r.Stream(io.Discard)

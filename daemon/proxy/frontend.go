@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
 	"github.com/interlock-dev/interlock/policy"
@@ -35,6 +37,10 @@ type prepared struct {
 	text string
 	sum  [sha256.Size]byte
 	scs  policy.SCS
+	// needsApproval: policy holds this statement for approval; its Binds'
+	// parameters are kept, since an approval binds to them.
+	needsApproval bool
+	types         []uint32 // the Parse's parameter type OIDs
 }
 
 // frontendState is owned by the frontend loop.
@@ -45,8 +51,11 @@ type frontendState struct {
 	unnamed    *prepared
 	portals    map[string]*prepared
 	unnamedP   *prepared
-	body       audit.Body
-	terminated bool
+	// params of portals bound to statements that need approval.
+	params        map[string]*approval.Params
+	unnamedParams *approval.Params
+	body          audit.Body
+	terminated    bool
 	// cursors maps SQL cursors (DECLARE) to the lineage of their query,
 	// for masking what FETCH returns.
 	cursors map[string][]analysis.OutputColumn
@@ -60,6 +69,7 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 	fe := &sess.fe
 	fe.named = map[string]*prepared{}
 	fe.portals = map[string]*prepared{}
+	fe.params = map[string]*approval.Params{}
 	fe.cursors = map[string][]analysis.OutputColumn{}
 	limit := sess.srv.cfg.MaxMessageSize
 	for {
@@ -191,9 +201,22 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 		sess.substituteQuery(reason)
 		return nil
 	}
+	var approved *approval.Request
+	if res.NeedsApproval() {
+		// The text outlives the read buffer while it is held.
+		held := strings.Clone(text)
+		r, e := sess.awaitApproval(ctx, held, nil, res.Decision.RequireApproval)
+		if e != nil {
+			sess.auditDenied(res, held, e.Message, "simple")
+			sess.substitute(opQuery, e)
+			return nil
+		}
+		approved, text = r, held
+		msg = pgwire.Msg{}
+	}
 	for i := range res.Statements {
 		fe.stmt++
-		sess.statementRecord(&fe.body, fe.stmt, &res.Statements[i], len(res.Statements), text, nil, res.Cached, "simple")
+		sess.statementRecord(&fe.body, fe.stmt, &res.Statements[i], len(res.Statements), text, nil, res.Cached, "simple", approved)
 		if i < len(res.Statements)-1 {
 			sess.srv.cfg.Audit.Defer(fe.body)
 			continue
@@ -214,7 +237,12 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 	}
 	sess.countStatements(res, true)
 	sess.ops.push(op{kind: opQuery, first: first, count: len(res.Statements), start: time.Now(), masks: masks})
-	sess.uw.Append(msg.Raw)
+	if msg.Raw == nil {
+		// Held: the read buffer moved on; send the approved text.
+		_ = sess.uw.Send(&pgproto3.Query{String: text})
+	} else {
+		sess.uw.Append(msg.Raw)
+	}
 	return nil
 }
 
@@ -266,6 +294,8 @@ func (sess *session) verdict(res *policy.Result, err error) string {
 	switch {
 	case res == nil:
 		return "policy could not be evaluated"
+	case res.NeedsApproval():
+		return "" // the caller holds it for approval
 	case !res.Allowed():
 		return res.Decision.Reason
 	}
@@ -323,6 +353,12 @@ func (sess *session) onParse(ctx context.Context, msg pgwire.Msg) error {
 		return nil
 	}
 	p := &prepared{name: string(name), text: textS, sum: sha256.Sum256([]byte(textS)), scs: scs}
+	if res.NeedsApproval() {
+		var pm pgproto3.Parse
+		if err := pm.Decode(msg.Body); err == nil {
+			p.needsApproval, p.types = true, pm.ParameterOIDs
+		}
+	}
 	if len(name) == 0 {
 		fe.unnamed = p
 	} else {
@@ -346,12 +382,26 @@ func (sess *session) onBind(msg pgwire.Msg) error {
 	} else {
 		p = fe.named[string(stmt)]
 	}
+	var params *approval.Params
+	if p != nil && p.needsApproval {
+		var bm pgproto3.Bind
+		if err := bm.Decode(msg.Body); err == nil {
+			params = &approval.Params{Formats: bm.ParameterFormatCodes, Values: bm.Parameters, Types: p.types}
+			params = params.Clone()
+		}
+	}
 	if len(portal) == 0 {
-		fe.unnamedP = p
+		fe.unnamedP, fe.unnamedParams = p, params
 	} else if p != nil {
 		fe.portals[string(portal)] = p
+		if params != nil {
+			fe.params[string(portal)] = params
+		} else {
+			delete(fe.params, string(portal))
+		}
 	} else {
 		delete(fe.portals, string(portal))
+		delete(fe.params, string(portal))
 	}
 	sess.forward(msg, opBind)
 	return nil
@@ -361,15 +411,19 @@ func (sess *session) onBind(msg pgwire.Msg) error {
 // decision is re-checked (a memo hit) so a policy reload applies to
 // statements prepared before it.
 func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
-	portal, _, ok := cut(msg.Body)
+	portal, rest, ok := cut(msg.Body)
+	var maxRows uint32
+	if len(rest) >= 4 {
+		maxRows = binary.BigEndian.Uint32(rest)
+	}
 	if !ok {
 		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Execute message"))
 		return errors.New("invalid Execute message")
 	}
 	fe := &sess.fe
-	p := fe.unnamedP
+	p, params := fe.unnamedP, fe.unnamedParams
 	if len(portal) != 0 {
-		p = fe.portals[string(portal)]
+		p, params = fe.portals[string(portal)], fe.params[string(portal)]
 	}
 	var res *policy.Result
 	var reason string
@@ -394,6 +448,20 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		fe.discarding = true
 		return nil
 	}
+	var approved *approval.Request
+	if res.NeedsApproval() {
+		portalName := string(portal)
+		r, e := sess.awaitApproval(ctx, p.text, params, res.Decision.RequireApproval)
+		if e != nil {
+			sess.auditDenied(res, p.text, e.Message, "extended")
+			sess.substitute(opExecute, e)
+			fe.discarding = true
+			return nil
+		}
+		approved = r
+		portal = []byte(portalName)
+		msg = pgwire.Msg{}
+	}
 	fe.stmt++
 	var c *policy.Checked
 	if len(res.Statements) > 0 {
@@ -416,7 +484,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		}
 		masks = []*maskCtx{mc}
 	}
-	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended")
+	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended", approved)
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
 		sess.auditFailed(err)
@@ -433,7 +501,12 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		_ = sess.uw.Send(&pgproto3.Describe{ObjectType: 'P', Name: string(portal)})
 	}
 	sess.ops.push(op{kind: opExecute, first: fe.stmt, count: 1, start: time.Now(), masks: masks})
-	sess.uw.Append(msg.Raw)
+	if msg.Raw == nil {
+		// Held: re-encode the Execute (the read buffer moved on).
+		_ = sess.uw.Send(&pgproto3.Execute{Portal: string(portal), MaxRows: maxRows})
+	} else {
+		sess.uw.Append(msg.Raw)
+	}
 	return nil
 }
 
@@ -481,6 +554,9 @@ func (sess *session) onFunctionCall(ctx context.Context, msg pgwire.Msg) error {
 			text = "SELECT " + name + "()"
 			res, err = sess.check.Check(ctx, text, policy.SCSOn)
 			reason = sess.verdict(res, err)
+			if reason == "" && res.NeedsApproval() {
+				reason = "this function call needs approval; call it with SELECT so it can be held for approval"
+			}
 		}
 	}
 	if reason != "" {
@@ -490,7 +566,7 @@ func (sess *session) onFunctionCall(ctx context.Context, msg pgwire.Msg) error {
 	}
 	fe := &sess.fe
 	fe.stmt++
-	sess.statementRecord(&fe.body, fe.stmt, &res.Statements[0], 1, text, nil, res.Cached, "function_call")
+	sess.statementRecord(&fe.body, fe.stmt, &res.Statements[0], 1, text, nil, res.Cached, "function_call", nil)
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
 		sess.auditFailed(err)

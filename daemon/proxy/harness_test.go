@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
@@ -27,17 +28,18 @@ import (
 // env is a running proxy in front of a throwaway PostgreSQL, with an OIDC
 // issuer and the default policy.
 type env struct {
-	pg      *testenv.Postgres
-	issuer  *testenv.Issuer
-	srv     *Server
-	addr    string
-	audit   string
-	log     *audit.Log
-	metrics *metrics.Metrics
-	engine  *policy.Engine
-	caFile  string
-	cancel  context.CancelFunc
-	served  chan struct{} // closed when Serve returns
+	pg        *testenv.Postgres
+	issuer    *testenv.Issuer
+	srv       *Server
+	addr      string
+	audit     string
+	log       *audit.Log
+	metrics   *metrics.Metrics
+	engine    *policy.Engine
+	caFile    string
+	approvals *approval.Service
+	cancel    context.CancelFunc
+	served    chan struct{} // closed when Serve returns
 }
 
 type envOptions struct {
@@ -48,8 +50,10 @@ type envOptions struct {
 	tlsOnly  bool // and plaintext refused
 	drain    time.Duration
 	// policyData is the policy's data.interlock_config.
-	policyData map[string]any
-	initSQL    []string
+	policyData   map[string]any
+	initSQL      []string
+	approvals    bool          // an approval service with a local store
+	approvalMode approval.Mode // of the endpoint
 }
 
 // newEnv starts everything; tests share one PostgreSQL per call.
@@ -115,6 +119,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.approvals {
+		store, err := approval.NewLocalStore(ctx, approval.LocalConfig{Path: filepath.Join(dir, "approvals", "approvals.json"), Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.approvals, err = approval.New(ctx, approval.Config{Store: store, Audit: al, Node: "test", Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.approvals.Close(); _ = store.Close() })
+		e.srv.cfg.Approvals = e.approvals
+		e.srv.cfg.Endpoints[0].ApprovalMode = o.approvalMode
 	}
 	if o.tls || o.tlsOnly {
 		ca, err := tlsca.LoadOrCreate(filepath.Join(dir, "ca"))

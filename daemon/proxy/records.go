@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/policy"
 	"github.com/interlock-dev/interlock/policy/analysis"
@@ -53,7 +54,7 @@ func (sess *session) sessionStartRecord(b *audit.Body) {
 // statementRecord fills b with a statement record. text is the whole
 // message text (bounded in the record, hashed in full); sum is its SHA-256
 // when already known. c is nil when the text could not be analysed.
-func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked, count int, text string, sum *[sha256.Size]byte, cached bool, protocol string) {
+func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked, count int, text string, sum *[sha256.Size]byte, cached bool, protocol string, approved *approval.Request) {
 	b.Reset(audit.TypeStatement)
 	b.Str("session", sess.id).Uint("stmt", n).Str("user", sess.ident.Subject)
 	if c != nil && count > 1 {
@@ -71,7 +72,12 @@ func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked,
 		if c.Prepared != nil {
 			b.Str("executes_fingerprint", c.Prepared.Fingerprint)
 		}
-		decisionFields(b, c.Decision)
+		if approved != nil {
+			b.Str("decision", "approved").Str("reason", c.Decision.Reason)
+			approved.AppendAudit(b)
+		} else {
+			decisionFields(b, c.Decision)
+		}
 	}
 	b.Bool("cached", cached)
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/catalog"
 	"github.com/interlock-dev/interlock/daemon/config"
@@ -43,6 +44,9 @@ type Endpoint struct {
 	// clients that did not negotiate it.
 	TLS        *tls.Config
 	RequireTLS bool
+	// ApprovalMode is how statements that need approval are handled:
+	// held in the session (blocking, default) or failed at once.
+	ApprovalMode approval.Mode
 	// AuthSession accepts redirected connections bound to the host session
 	// of the connecting uid; AuthToken accepts an OIDC token as password.
 	AuthSession, AuthToken bool
@@ -85,6 +89,9 @@ type Config struct {
 	Origins OriginFunc
 	// Sessions holds host sessions (interlock login); nil disables them.
 	Sessions HostSessions
+	// Approvals handles statements the policy holds for approval; nil
+	// refuses them.
+	Approvals *approval.Service
 }
 
 // Server accepts clients on every endpoint's listener.
@@ -293,6 +300,10 @@ func (s *Server) cancel(ctx context.Context, pid uint32, secret []byte) {
 	s.mu.Unlock()
 	if sess == nil {
 		s.cfg.Metrics.CancelRequests.WithLabelValues("unknown").Inc()
+		return
+	}
+	if sess.withdrawHeld() {
+		s.cfg.Metrics.CancelRequests.WithLabelValues("withdrawn").Inc()
 		return
 	}
 	if err := sess.cancelUpstream(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,6 +72,8 @@ type session struct {
 	fe frontendState
 	// backend loop state.
 	be backendState
+
+	held atomic.Pointer[holding] // a statement held for approval
 
 	termOnce sync.Once
 	termErr  *pgproto3.ErrorResponse

@@ -89,6 +89,12 @@ func interlockdConfig(p interlockdParams) ([]byte, error) {
 		"audit":    map[string]any{"path": p.AuditPath},
 		"metrics":  map[string]any{"listen": "127.0.0.1:0"},
 	}
+	// Everything else interlockd keeps goes next to the audit log, not in
+	// the host's /run and /var/lib.
+	state := filepath.Join(filepath.Dir(p.AuditPath), "state")
+	doc["control"] = map[string]any{"socket": filepath.Join(state, "interlockd.sock"), "sessions_file": filepath.Join(state, "sessions.json")}
+	doc["approvals"] = map[string]any{"store": map[string]any{"path": filepath.Join(state, "approvals.json")}}
+	doc["tls"] = map[string]any{"ca_dir": filepath.Join(state, "ca")}
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("render interlockd config: %w", err)

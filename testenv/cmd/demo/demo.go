@@ -151,9 +151,14 @@ metrics:
 control:
   socket: %s
   sessions_file: %s
+approvals:
+  store: {path: %s}
+tls:
+  ca_dir: %s
 `, d.addr, d.pg.Addr(), testenv.RoleAdmin, adminPW, testenv.RoleRW, rwPW, testenv.RoleRO, roPW,
 		d.issuer.URL, d.issuer.Audience, d.audit, keyFile, d.metrics,
-		filepath.Join(d.dir, "run", "interlockd.sock"), filepath.Join(d.dir, "state", "sessions.json"))
+		filepath.Join(d.dir, "run", "interlockd.sock"), filepath.Join(d.dir, "state", "sessions.json"),
+		filepath.Join(d.dir, "state", "approvals.json"), filepath.Join(d.dir, "state", "ca"))
 	cfgFile := filepath.Join(d.dir, "interlockd.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err
