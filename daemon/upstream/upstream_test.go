@@ -20,7 +20,9 @@ import (
 	"github.com/interlock-dev/interlock/testenv"
 )
 
-func pemCert(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 func pemKey(t *testing.T, key any) []byte {
 	t.Helper()
