@@ -9,10 +9,13 @@
  *                  keyed by the 4-tuple the daemon sees; delete on close
  *   getpeername4/6 redirected socket: report the original dst as peer
  *
- * interlockd's own upstream sockets carry SO_MARK == daemon_mark and are
- * never redirected. See docs/redirect.md.
+ * interlockd's own upstream sockets carry SO_MARK == daemon_mark (in its
+ * own network namespace) and are never redirected. A connect from another
+ * network namespace to an endpoint whose listener is on loopback is refused
+ * and reported (that loopback is not interlockd's). Refusals are reported
+ * through il_events. See docs/redirect.md and docs/guard.md.
  */
-#include "redirect.h"
+#include "guard.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -23,8 +26,14 @@ static __always_inline int il_refuse(void)
 	return 0;
 }
 
-/* interlockd's upstream sockets carry the daemon mark (needs CAP_NET_ADMIN). */
-static __always_inline int il_is_daemon(struct bpf_sock_addr *ctx)
+/*
+ * interlockd's upstream sockets carry the daemon mark (needs CAP_NET_ADMIN)
+ * and live in interlockd's network namespace: root in a container's user
+ * namespace may set marks on its own sockets, so a mark elsewhere counts
+ * for nothing.
+ */
+static __always_inline int il_is_daemon(struct bpf_sock_addr *ctx,
+					const struct il_config *cfg)
 {
 	__u32 mark = 0;
 
@@ -32,7 +41,63 @@ static __always_inline int il_is_daemon(struct bpf_sock_addr *ctx)
 		return 0;
 	if (bpf_getsockopt(ctx, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		return 0;
-	return mark == daemon_mark;
+	return mark == daemon_mark && il_host_netns(cfg, bpf_get_netns_cookie(ctx));
+}
+
+/* 127.0.0.0/8 (IPv4-mapped) or ::1. */
+static __always_inline int il_is_loopback(const __u32 a[4])
+{
+	if (il_is_v4mapped(a))
+		return (bpf_ntohl(a[3]) >> 24) == 127;
+	return a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == bpf_htonl(1);
+}
+
+/* Report a connect that was refused (kind IL_KIND_*), with who made it. */
+static __always_inline void il_report_connect(struct bpf_sock_addr *ctx,
+					      const struct il_config *cfg,
+					      __u8 kind, const __u32 dst[4],
+					      __u16 port)
+{
+	struct il_rl_key key = {};
+	struct il_record *rec;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	__u64 cgroup = bpf_get_current_cgroup_id();
+
+	key.a = cgroup;
+	key.b = netns;
+	key.c = (__u32)bpf_get_current_uid_gid();
+	key.kind = kind;
+	rec = il_begin(cfg, &key, now);
+	if (!rec)
+		return;
+	rec->ev.kind = kind;
+	rec->ev.action = IL_ACT_BLOCKED;
+	rec->ev.cgroup_id = cgroup;
+	rec->ev.netns_cookie = netns;
+	rec->ev.cookie = bpf_get_socket_cookie(ctx);
+	rec->ev.flags = IL_EV_CGROUP | IL_EV_NETNS | IL_EV_COOKIE;
+	rec->ev.dst_addr[0] = dst[0];
+	rec->ev.dst_addr[1] = dst[1];
+	rec->ev.dst_addr[2] = dst[2];
+	rec->ev.dst_addr[3] = dst[3];
+	rec->ev.dst_port = port;
+	rec->ev.family = il_is_v4mapped(dst) ? AF_INET : AF_INET6;
+	rec->ev.proto = IPPROTO_TCP;
+	rec->ev.sock_type = ctx->type;
+	rec->ev.sock_family = ctx->family;
+	il_fill_task(&rec->ev);
+	il_submit(&key, rec);
+}
+
+/* Refuse and report. */
+static __always_inline int il_refuse_report(struct bpf_sock_addr *ctx,
+					    const struct il_config *cfg,
+					    __u8 kind, const __u32 dst[4],
+					    __u16 port)
+{
+	il_report_connect(ctx, cfg, kind, dst, port);
+	return il_refuse();
 }
 
 /* Record who is connecting where. Runs in the connecting task's context. */
@@ -82,6 +147,7 @@ SEC("cgroup/connect4")
 int il_connect4(struct bpf_sock_addr *ctx)
 {
 	struct il_ep_key key = {};
+	struct il_config *cfg;
 	struct il_target *t;
 	__u32 addr[4];
 	__u16 port;
@@ -95,18 +161,22 @@ int il_connect4(struct bpf_sock_addr *ctx)
 	t = bpf_map_lookup_elem(&il_endpoints, &key);
 	if (!t)
 		return 1;
-	if (il_is_daemon(ctx))
+	cfg = il_cfg();
+	if (il_is_daemon(ctx, cfg))
 		return 1;
 	addr[0] = t->addr[0];
 	addr[1] = t->addr[1];
 	addr[2] = t->addr[2];
 	addr[3] = t->addr[3];
 	port = t->port;
+	/* Another namespace's loopback is not interlockd's: refuse. */
+	if (il_is_loopback(addr) && !il_host_netns(cfg, bpf_get_netns_cookie(ctx)))
+		return il_refuse_report(ctx, cfg, IL_KIND_FOREIGN_NETNS, key.addr, key.port);
 	/* An IPv4 socket cannot reach an IPv6 listener: refuse. */
 	if (!il_is_v4mapped(addr))
-		return il_refuse();
+		return il_refuse_report(ctx, cfg, IL_KIND_REDIRECT_REFUSED, key.addr, key.port);
 	if (il_record(ctx, key.addr, key.port, addr, port, AF_INET))
-		return il_refuse();
+		return il_refuse_report(ctx, cfg, IL_KIND_REDIRECT_REFUSED, key.addr, key.port);
 
 	ctx->user_ip4 = addr[3];
 	ctx->user_port = port;
@@ -117,6 +187,7 @@ SEC("cgroup/connect6")
 int il_connect6(struct bpf_sock_addr *ctx)
 {
 	struct il_ep_key key = {};
+	struct il_config *cfg;
 	struct il_target *t;
 	__u32 addr[4];
 	__u16 port;
@@ -134,18 +205,21 @@ int il_connect6(struct bpf_sock_addr *ctx)
 	t = bpf_map_lookup_elem(&il_endpoints, &key);
 	if (!t)
 		return 1;
-	if (il_is_daemon(ctx))
+	cfg = il_cfg();
+	if (il_is_daemon(ctx, cfg))
 		return 1;
 	addr[0] = t->addr[0];
 	addr[1] = t->addr[1];
 	addr[2] = t->addr[2];
 	addr[3] = t->addr[3];
 	port = t->port;
+	if (il_is_loopback(addr) && !il_host_netns(cfg, bpf_get_netns_cookie(ctx)))
+		return il_refuse_report(ctx, cfg, IL_KIND_FOREIGN_NETNS, key.addr, key.port);
 	/* An IPv4(-mapped) destination is redirected to an IPv4 listener only. */
 	if (il_is_v4mapped(key.addr) && !il_is_v4mapped(addr))
-		return il_refuse();
+		return il_refuse_report(ctx, cfg, IL_KIND_REDIRECT_REFUSED, key.addr, key.port);
 	if (il_record(ctx, key.addr, key.port, addr, port, AF_INET6))
-		return il_refuse();
+		return il_refuse_report(ctx, cfg, IL_KIND_REDIRECT_REFUSED, key.addr, key.port);
 
 	ctx->user_ip6[0] = addr[0];
 	ctx->user_ip6[1] = addr[1];

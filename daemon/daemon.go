@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/interlock-dev/interlock/daemon/alerts"
 	"github.com/interlock-dev/interlock/daemon/approval"
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/catalog"
@@ -51,6 +55,8 @@ type Daemon struct {
 	Sessions      *hostsession.Store
 	Control       *control.Server
 	Approvals     *approval.Service
+	Alerts        *alerts.Pipeline
+	Guard         *redirect.Guard
 	approvalStore approval.Store
 	metrics       net.Listener
 }
@@ -67,6 +73,71 @@ func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
 		}
 	}
 	return eps
+}
+
+// startGuard feeds kernel events to the alert pipeline and attaches the
+// guard. In enforce mode a guard that cannot be attached stops interlockd
+// from starting (fail closed). stop detaches nothing: the pinned programs
+// stay, like the redirect's.
+func (d *Daemon) startGuard(ctx context.Context) (stop func(), err error) {
+	ev, err := d.Redirect.Events()
+	if err != nil {
+		return nil, fmt.Errorf("kernel events: %w", err)
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Alerts.Consume(gctx, ev)
+	}()
+	stop = func() {
+		cancel()
+		_ = ev.Close()
+		<-done
+		if d.Guard != nil {
+			_ = d.Guard.Close()
+		}
+	}
+	mode := redirect.GuardMode(d.cfg.Guard)
+	if mode == redirect.GuardOff {
+		return stop, nil
+	}
+	d.Guard, err = redirect.NewGuard(ctx, d.Redirect, redirect.GuardConfig{
+		Mode: mode, Interfaces: d.cfg.GuardInterfaces,
+		UnixSockets: d.cfg.UnixSockets, UnixAllowCgroups: d.cfg.UnixAllowCgroups,
+		Logger: d.log,
+	})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("attach the bypass guard (set guard: monitor to start without blocking): %w", err)
+	}
+	d.log.Info("bypass guard attached", "mode", mode)
+	return stop, nil
+}
+
+// peerCreds gives the alerts handler the control-socket caller.
+func peerCreds(r *http.Request) (alerts.Creds, bool) {
+	p, ok := control.PeerOf(r)
+	if !ok {
+		return alerts.Creds{}, false
+	}
+	return alerts.Creds{UID: p.UID, GID: p.GID}, true
+}
+
+// groupIDs resolves the admin group's id.
+func groupIDs(name string) ([]uint32, error) {
+	if name == "" {
+		return nil, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return nil, fmt.Errorf("control.admin_group: %w", err)
+	}
+	id, err := strconv.ParseUint(g.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("control.admin_group %s: %w", name, err)
+	}
+	return []uint32{uint32(id)}, nil
 }
 
 // startApprovals opens the approval store and starts the service.
@@ -218,6 +289,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	defer func() { err = errors.Join(err, d.Audit.Close()) }()
 
+	d.Alerts, err = alerts.New(ctx, alerts.Config{
+		Logger: log, Audit: d.Audit, Registerer: d.Metrics.Registry, Host: cfg.Approvals.NodeName,
+		DedupWindow: cfg.Alerts.DedupWindow, RateLimit: cfg.Alerts.RateLimit, Burst: cfg.Alerts.Burst,
+		Webhook: alerts.WebhookConfig{URL: cfg.Alerts.Webhook, Headers: cfg.Alerts.WebhookHeaders, QueueSize: cfg.Alerts.QueueSize, Timeout: cfg.Alerts.Timeout},
+	})
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	defer d.Alerts.Close()
+
 	verifier, err := identity.New(ctx, identity.Config{
 		Issuer:      cfg.Identity.Issuer,
 		Audience:    cfg.Identity.Audience,
@@ -364,6 +445,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	defer d.Control.Close()
 	approval.MountControl(d.Control, d.Approvals, d.Sessions)
+	adminGIDs, err := groupIDs(cfg.Control.AdminGroup)
+	if err != nil {
+		return err
+	}
+	d.Control.Handle("GET "+alerts.Path, d.Alerts.Handler(alerts.RootOrGroup(adminGIDs, peerCreds)))
 	if cfg.Approvals.APIListen != "" {
 		api, err := approval.NewAPI(ctx, d.Approvals, approval.APIConfig{
 			Listen: cfg.Approvals.APIListen, Verifier: verifier,
@@ -387,6 +473,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if err := d.Redirect.SetEndpoints(ctx, d.redirectEndpoints()); err != nil {
 			return fmt.Errorf("set protected endpoints: %w", err)
 		}
+		stop, err := d.startGuard(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	errc := make(chan error, 2)

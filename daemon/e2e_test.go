@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/interlock-dev/interlock/daemon/alerts"
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/hostsession"
 	"github.com/interlock-dev/interlock/redirect"
@@ -76,9 +77,12 @@ func newWorld(t *testing.T) *world {
 		Identity: config.Identity{Issuer: w.issuer.URL, Audience: w.issuer.Audience},
 		Audit:    config.Audit{Path: filepath.Join(dir, "audit", "audit.jsonl")},
 		Redirect: config.Redirect{Enabled: true, Cgroup: w.cg.Path, PinDir: pinDir},
-		TLS:      config.TLS{CADir: filepath.Join(dir, "ca")},
-		Approvals: config.Approvals{Store: config.ApprovalStore{Path: filepath.Join(dir, "state", "approvals.json")}},
-		Control:  config.Control{Socket: filepath.Join(dir, "run", "interlockd.sock"), SessionsFile: filepath.Join(dir, "state", "sessions.json")},
+		// The cgroup guard only: tests never attach tc to the machine's
+		// interfaces.
+		GuardInterfaces: []string{},
+		TLS:             config.TLS{CADir: filepath.Join(dir, "ca")},
+		Approvals:       config.Approvals{Store: config.ApprovalStore{Path: filepath.Join(dir, "state", "approvals.json")}},
+		Control:         config.Control{Socket: filepath.Join(dir, "run", "interlockd.sock"), SessionsFile: filepath.Join(dir, "state", "sessions.json")},
 	}
 	if err := w.cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -285,6 +289,46 @@ func TestRedirectEndToEnd(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("no session_start record with carol's origin: %v", w.auditRecords(t, "session_start"))
+		}
+	})
+	t.Run("RawSocketBypassBlockedAndAlerted", func(t *testing.T) {
+		cmd := exec.Command(clientBin)
+		cmd.Env = []string{clientEnv + "=rawsyn:" + dbAddr}
+		w.cg.Apply(cmd)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("raw SYN sender: %v %s", err, out)
+		}
+		cl := alerts.NewClient(w.cfg.Control.Socket)
+		defer cl.Close()
+		var found *alerts.Alert
+		deadline := time.Now().Add(10 * time.Second)
+		for found == nil && time.Now().Before(deadline) {
+			resp, err := cl.List(context.Background(), 100)
+			if err != nil {
+				t.Fatalf("interlock alerts: %v", err)
+			}
+			for i, a := range resp.Alerts {
+				if a.Kind == alerts.KindRawSocket && a.Action == alerts.ActionBlocked {
+					found = &resp.Alerts[i]
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if found == nil {
+			t.Fatal("no raw_socket alert for a raw SYN to the protected endpoint")
+		}
+		if found.Comm != "ilpsql" {
+			t.Fatalf("alert names %q, want the sender ilpsql: %+v", found.Comm, found)
+		}
+		var audited bool
+		for _, r := range w.auditRecords(t, "alert") {
+			if r["kind"] == "raw_socket" {
+				audited = true
+			}
+		}
+		if !audited {
+			t.Fatal("the alert is not in the audit chain")
 		}
 	})
 	t.Run("LogoutTerminatesLiveConnections", func(t *testing.T) {

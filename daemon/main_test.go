@@ -29,6 +29,9 @@ var clientBin string
 
 func TestMain(m *testing.M) {
 	if dsn := os.Getenv(clientEnv); dsn != "" {
+		if addr, ok := strings.CutPrefix(dsn, "rawsyn:"); ok {
+			os.Exit(rawSYN(addr))
+		}
 		os.Exit(runClient(dsn))
 	}
 	bin, cleanup, err := testenv.CopyTestBinary("ilpsql")
@@ -143,4 +146,30 @@ func dialMapped(addr string) (net.Conn, error) {
 	f := os.NewFile(uintptr(fd), "mapped")
 	defer f.Close()
 	return net.FileConn(f)
+}
+
+// rawSYN sends a TCP SYN to addr from a raw socket, the way a bypass
+// attempt would, and reports the error of the send.
+func rawSYN(addr string) int {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+	if err != nil {
+		fmt.Println("raw socket:", err)
+		return 2
+	}
+	defer unix.Close(fd)
+	hdr := make([]byte, 20)
+	hdr[0], hdr[1] = 0xc3, 0x50 // source port 50000
+	hdr[2], hdr[3] = byte(ap.Port()>>8), byte(ap.Port())
+	hdr[4] = 1       // sequence number
+	hdr[12] = 5 << 4 // data offset
+	hdr[13] = 0x02   // SYN
+	hdr[14], hdr[15] = 0xff, 0xff
+	err = unix.Sendto(fd, hdr, 0, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
+	fmt.Println("sendto:", err)
+	return 0
 }

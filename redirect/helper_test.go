@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +19,13 @@ const fastopenData = "ping"
 
 // helperReq tells a client process what to do.
 type helperReq struct {
-	Mode   string // "connect": connect, report, hold until stdin closes; "fastopen": the same by sendto(MSG_FASTOPEN) of fastopenData; "loop": N connect+close
+	// Mode: "connect": connect, report, hold until stdin closes; "fastopen":
+	// the same by sendto(MSG_FASTOPEN) of fastopenData; "loop": N
+	// connect+close; "rawsyn": send one TCP SYN from a raw socket; "unix":
+	// connect to the unix socket Path; "packet": send one TCP SYN in an
+	// Ethernet frame from an AF_PACKET socket on Iface; "bulk": connect and
+	// write N chunks of bulkChunk bytes.
+	Mode   string
 	Family int    // socket family: 4 or 6 (6 may dial IPv4-mapped addresses)
 	Addr   string // destination ip:port
 	Mark   uint32 // SO_MARK to set before connecting, 0 for none
@@ -26,6 +33,21 @@ type helperReq struct {
 	// Handoff: after reporting, pass the socket to a child process ("hold"
 	// mode) and exit, so the connection outlives the process that opened it.
 	Handoff bool
+	// Netns is a network namespace to enter first (testenv.NetNS.Path);
+	// entering needs root, so Drop then switches to DropUID/DropGID.
+	Netns   string
+	Drop    bool
+	DropUID int
+	DropGID int
+	// TimeoutMS bounds a blocking connect (SO_SNDTIMEO), 0 for none.
+	TimeoutMS int
+	// Path is the unix socket of "unix" mode.
+	Path string
+	// Iface, DstMAC and Bypass are for "packet" mode: the interface, the
+	// next hop's MAC, and whether to ask for PACKET_QDISC_BYPASS first.
+	Iface  string
+	DstMAC string
+	Bypass bool
 }
 
 // helperResp is what a client process reports, as one JSON line on stdout.
@@ -35,7 +57,9 @@ type helperResp struct {
 	MarkErr   string // errno name of a failed SO_MARK
 	Local     string // getsockname
 	Peer      string // getpeername: what the application sees
-	ElapsedNS int64  // loop mode
+	ElapsedNS int64  // loop and bulk modes
+	BypassErr string // errno name of a failed PACKET_QDISC_BYPASS
+	Inode     uint64 // the socket's inode (rawsyn, packet, connect)
 }
 
 func runHelper(raw string) int {
@@ -48,11 +72,33 @@ func runHelper(raw string) int {
 		resp helperResp
 		err  error
 	)
+	if req.Netns != "" {
+		// Sockets made on this thread belong to the namespace.
+		runtime.LockOSThread()
+		if err := enterNetns(req.Netns); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 2
+		}
+	}
+	if req.Drop {
+		if err := dropPrivileges(req.DropUID, req.DropGID); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 2
+		}
+	}
 	switch req.Mode {
 	case "connect", "fastopen":
 		err = helperConnect(req, &resp)
 	case "loop":
 		err = helperLoop(req, &resp)
+	case "rawsyn":
+		err = helperRawSYN(req, &resp)
+	case "unix":
+		err = helperUnix(req, &resp)
+	case "packet":
+		err = helperPacket(req, &resp)
+	case "bulk":
+		err = helperBulk(req, &resp)
 	case "hold":
 		// fd 3 is the inherited socket; keep it until stdin closes.
 		_, err = io.Copy(io.Discard, os.Stdin)
@@ -77,6 +123,13 @@ func helperConnect(req helperReq, resp *helperResp) error {
 	if err != nil {
 		return err
 	}
+	if req.TimeoutMS > 0 {
+		tv := unix.NsecToTimeval(int64(req.TimeoutMS) * 1e6)
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			return err
+		}
+	}
+	resp.Inode = sockInode(fd)
 	if req.Mode == "fastopen" {
 		err = unix.Sendto(fd, []byte(fastopenData), unix.MSG_FASTOPEN, sa)
 	} else {

@@ -101,9 +101,17 @@ func originFromKernel(v *redirectIlOrigin) Origin {
 // that connected: its start time must match the kernel's record before and
 // after reading.
 func (o *Origin) addProc(startBoottime uint64) {
-	p, err := procfs.NewProc(int(o.PID))
+	o.Exe, o.Cmdline = procDetails(o.PID, startBoottime)
+}
+
+// procDetails reads the executable and command line of pid if it is still
+// the process that started at startBoottime (ns since boot, as the kernel
+// records it): the start time must match before and after reading, so a
+// reused pid is never described. Both are empty otherwise.
+func procDetails(pid uint32, startBoottime uint64) (string, []string) {
+	p, err := procfs.NewProc(int(pid))
 	if err != nil {
-		return
+		return "", nil
 	}
 	want := startBoottime / (1e9 / userHZ)
 	same := func() bool {
@@ -111,12 +119,12 @@ func (o *Origin) addProc(startBoottime uint64) {
 		return err == nil && st.Starttime == want
 	}
 	if !same() {
-		return
+		return "", nil
 	}
 	exe, _ := p.Executable()
 	cmdline, _ := p.CmdLine()
 	if !same() {
-		return
+		return "", nil
 	}
-	o.Exe, o.Cmdline = exe, cmdline
+	return exe, cmdline
 }

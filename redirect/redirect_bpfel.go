@@ -13,12 +13,64 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type redirectIlAddrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [4]uint32
+}
+
+type redirectIlBudget struct {
+	_           structs.HostLayout
+	WindowStart uint64
+	N           uint64
+}
+
+type redirectIlConfig struct {
+	_                  structs.HostLayout
+	HostNetnsCookie    uint64
+	EnforceCgroupId    uint64
+	RlWindowNs         uint64
+	EnforceCgroupLevel uint32
+	Mode               uint32
+	RlBudget           uint32
+	Pad                uint32
+}
+
 type redirectIlEpKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Port      uint16
 	Pad       uint16
 	Addr      [4]uint32
+}
+
+type redirectIlEvent struct {
+	_             structs.HostLayout
+	BootNs        uint64
+	Cookie        uint64
+	CgroupId      uint64
+	NetnsCookie   uint64
+	StartBoottime uint64
+	SrcAddr       [4]uint32
+	DstAddr       [4]uint32
+	Pid           uint32
+	Uid           uint32
+	Gid           uint32
+	Count         uint32
+	Ifindex       uint32
+	Flags         uint32
+	Inode         uint32
+	SrcPort       uint16
+	DstPort       uint16
+	Family        uint16
+	Kind          uint8
+	Action        uint8
+	Proto         uint8
+	SockType      uint8
+	SockFamily    uint16
+	Comm          [16]int8
+	Path          [108]int8
+	Pad2          uint32
 }
 
 type redirectIlOrigin struct {
@@ -37,6 +89,28 @@ type redirectIlOrigin struct {
 	Family        uint16
 	Pad           uint16
 	Pad2          uint32
+}
+
+type redirectIlRecord struct {
+	_          structs.HostLayout
+	LastNs     uint64
+	Suppressed uint64
+	Ev         redirectIlEvent
+}
+
+type redirectIlRlKey struct {
+	_    structs.HostLayout
+	A    uint64
+	B    uint64
+	C    uint32
+	Kind uint32
+}
+
+type redirectIlStats struct {
+	_          structs.HostLayout
+	Lost       uint64
+	Deduped    uint64
+	OverBudget uint64
 }
 
 type redirectIlTarget struct {
@@ -58,8 +132,14 @@ type redirectIlTuple struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	redirectMapIlAlertRl       = "il_alert_rl"
+	redirectMapIlBudget        = "il_budget"
+	redirectMapIlConf          = "il_conf"
+	redirectMapIlCounters      = "il_counters"
 	redirectMapIlEndpoints     = "il_endpoints"
+	redirectMapIlEvents        = "il_events"
 	redirectMapIlOrigins       = "il_origins"
+	redirectMapIlProtAddrs     = "il_prot_addrs"
 	redirectMapIlSkOrigin      = "il_sk_origin"
 	redirectProgIlConnect4     = "il_connect4"
 	redirectProgIlConnect6     = "il_connect6"
@@ -122,8 +202,14 @@ type redirectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type redirectMapSpecs struct {
+	IlAlertRl   *ebpf.MapSpec `ebpf:"il_alert_rl"`
+	IlBudget    *ebpf.MapSpec `ebpf:"il_budget"`
+	IlConf      *ebpf.MapSpec `ebpf:"il_conf"`
+	IlCounters  *ebpf.MapSpec `ebpf:"il_counters"`
 	IlEndpoints *ebpf.MapSpec `ebpf:"il_endpoints"`
+	IlEvents    *ebpf.MapSpec `ebpf:"il_events"`
 	IlOrigins   *ebpf.MapSpec `ebpf:"il_origins"`
+	IlProtAddrs *ebpf.MapSpec `ebpf:"il_prot_addrs"`
 	IlSkOrigin  *ebpf.MapSpec `ebpf:"il_sk_origin"`
 }
 
@@ -154,15 +240,27 @@ func (o *redirectObjects) Close() error {
 //
 // It can be passed to loadRedirectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type redirectMaps struct {
+	IlAlertRl   *ebpf.Map `ebpf:"il_alert_rl"`
+	IlBudget    *ebpf.Map `ebpf:"il_budget"`
+	IlConf      *ebpf.Map `ebpf:"il_conf"`
+	IlCounters  *ebpf.Map `ebpf:"il_counters"`
 	IlEndpoints *ebpf.Map `ebpf:"il_endpoints"`
+	IlEvents    *ebpf.Map `ebpf:"il_events"`
 	IlOrigins   *ebpf.Map `ebpf:"il_origins"`
+	IlProtAddrs *ebpf.Map `ebpf:"il_prot_addrs"`
 	IlSkOrigin  *ebpf.Map `ebpf:"il_sk_origin"`
 }
 
 func (m *redirectMaps) Close() error {
 	return _RedirectClose(
+		m.IlAlertRl,
+		m.IlBudget,
+		m.IlConf,
+		m.IlCounters,
 		m.IlEndpoints,
+		m.IlEvents,
 		m.IlOrigins,
+		m.IlProtAddrs,
 		m.IlSkOrigin,
 	)
 }

@@ -17,14 +17,21 @@ var ErrClosed = errors.New("redirect: closed")
 
 // Redirector owns the loaded redirect programs and their pinned maps and links.
 type Redirector struct {
-	log    *slog.Logger
-	pinDir string
-	cg     cgroupTarget
+	log         *slog.Logger
+	pinDir      string
+	cg          cgroupTarget
+	mark        uint32
+	netnsCookie uint64 // interlockd's network namespace
 
-	mu     sync.RWMutex // guards objs and links against Close; SetEndpoints holds it exclusively
-	objs   *redirectObjects
-	links  []link.Link
-	closed bool
+	// events holds events made in userspace (startup sweep, rate-limit
+	// flushes) until the EventReader takes them.
+	events *userEvents
+
+	mu      sync.RWMutex // guards objs and links against Close; SetEndpoints holds it exclusively
+	objs    *redirectObjects
+	links   []link.Link
+	closed  bool
+	reading bool // an EventReader is open
 }
 
 // New loads the programs, reuses the maps and links pinned in cfg.PinDir (a
@@ -51,12 +58,17 @@ func New(ctx context.Context, cfg Config) (*Redirector, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := attachAll(cfg.PinDir, cg, &objs.redirectPrograms, log)
+	r := &Redirector{log: log, pinDir: cfg.PinDir, cg: cg, mark: cfg.Mark, objs: objs, events: newUserEvents()}
+	// Before attaching: the first connect already knows the daemon's netns.
+	if err := r.setHostConf(); err != nil {
+		return nil, errors.Join(err, objs.Close())
+	}
+	r.links, err = attachAll(cfg.PinDir, cg, &objs.redirectPrograms, log)
 	if err != nil {
 		return nil, errors.Join(err, objs.Close())
 	}
 	log.Info("redirect installed")
-	return &Redirector{log: log, pinDir: cfg.PinDir, cg: cg, objs: objs, links: links}, nil
+	return r, nil
 }
 
 // SetEndpoints replaces the protected endpoints with eps, live. New and
@@ -81,6 +93,12 @@ func (r *Redirector) SetEndpoints(ctx context.Context, eps []Endpoint) error {
 	if r.closed {
 		return ErrClosed
 	}
+	// Addresses first: the guard then never misses a packet whose port a
+	// header chain hides, for an endpoint that is being added.
+	addrs := protectedAddrs(want)
+	if err := r.addProtectedAddrs(ctx, addrs); err != nil {
+		return err
+	}
 	m := r.objs.IlEndpoints
 	for k, v := range want {
 		if err := ctx.Err(); err != nil {
@@ -101,6 +119,9 @@ func (r *Redirector) SetEndpoints(ctx context.Context, eps []Endpoint) error {
 		if err := m.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("remove endpoint %s: %w", endpointFromEntry(k, have[k]), err)
 		}
+	}
+	if err := r.removeStaleAddrs(addrs); err != nil {
+		return err
 	}
 	r.log.Info("endpoints set", "count", len(want))
 	return nil

@@ -11,9 +11,10 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-// Uninstall removes the redirect: it detaches and unpins the links (even
-// while a daemon still holds them), unpins the maps and removes pinDir. Only
-// the names this package pins are touched. A missing pinDir is not an error.
+// Uninstall removes the redirect and the guard: it detaches and unpins the
+// links (even while a daemon still holds them), unpins the maps and removes
+// pinDir. Only the names this package pins are touched. A missing pinDir is
+// not an error.
 func Uninstall(ctx context.Context, pinDir string) error {
 	if pinDir == "" {
 		pinDir = DefaultPinDir
@@ -22,6 +23,10 @@ func Uninstall(ctx context.Context, pinDir string) error {
 		return nil
 	}
 	var errs []error
+	// The guard first: while the redirect is still in place.
+	if err := removeGuardLinks(ctx, pinDir); err != nil {
+		errs = append(errs, err)
+	}
 	for _, h := range hooks {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -38,16 +43,18 @@ func Uninstall(ctx context.Context, pinDir string) error {
 			errs = append(errs, fmt.Errorf("remove link %s: %w", h.name, err))
 		}
 	}
-	spec, err := loadRedirect()
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for name, ms := range spec.Maps {
-		if ms.Pinning != ebpf.PinByName {
-			continue
+	for _, load := range []func() (*ebpf.CollectionSpec, error){loadRedirect, loadGuard} {
+		spec, err := load()
+		if err != nil {
+			return errors.Join(append(errs, err)...)
 		}
-		if err := os.Remove(filepath.Join(pinDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("unpin map %s: %w", name, err))
+		for name, ms := range spec.Maps {
+			if ms.Pinning != ebpf.PinByName {
+				continue
+			}
+			if err := os.Remove(filepath.Join(pinDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("unpin map %s: %w", name, err))
+			}
 		}
 	}
 	if err := os.Remove(pinDir); err != nil && !errors.Is(err, os.ErrNotExist) {

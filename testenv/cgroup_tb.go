@@ -36,3 +36,19 @@ func RequireRoot(tb testing.TB) {
 	}
 	tb.Fatal(msg)
 }
+
+// NewChild makes a child cgroup of c for a test and removes it with
+// tb.Cleanup (before c, which was made earlier).
+func (c *Cgroup) NewChild(tb testing.TB) *Cgroup {
+	tb.Helper()
+	child, err := c.CreateChild(context.Background())
+	if err != nil {
+		tb.Fatalf("create child cgroup: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := child.Close(); err != nil {
+			tb.Errorf("close child cgroup: %v", err)
+		}
+	})
+	return child
+}

@@ -35,3 +35,19 @@ func (n *NetNS) ListenTB(tb testing.TB, network, address string) net.Listener {
 	tb.Cleanup(func() { l.Close() })
 	return l
 }
+
+// LinkNetNSTB is LinkNetNS for a test: it fails the test on error and
+// removes the link with tb.Cleanup.
+func LinkNetNSTB(tb testing.TB, a, b *NetNS) *NetNSLink {
+	tb.Helper()
+	l, err := LinkNetNS(context.Background(), a, b)
+	if err != nil {
+		tb.Fatalf("link netns: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			tb.Errorf("close netns link: %v", err)
+		}
+	})
+	return l
+}

@@ -20,9 +20,11 @@ commands:
   requests [--json] [--all]             list approval requests you may see
   approve ID [--comment TEXT]           approve a held statement (not your own)
   reject ID --reason TEXT               reject a held statement (your own: withdraw it)
+  alerts [--follow] [--json]            bypass alerts (root or the admin group)
   audit verify FILE... [--pubkey KEY]   verify an audit chain (exit 1 on tampering)
+  replay SESSION_ID [--audit FILE|DIR]  show a session as it happened: statements, decisions, approvals, results
 
-login, status, logout, requests, approve and reject talk to interlockd's socket: --socket PATH, or
+login, status, logout, requests, approve, reject and alerts talk to interlockd's socket: --socket PATH, or
 INTERLOCK_SOCKET, default /run/interlock/interlockd.sock.
 `
 
@@ -50,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runApprove(ctx, args[1:], stdout, stderr)
 	case args[0] == "reject":
 		return runReject(ctx, args[1:], stdout, stderr)
+	case args[0] == "alerts":
+		return runAlerts(ctx, args[1:], stdout, stderr)
+	case args[0] == "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
 	case args[0] == "audit" && len(args) > 1 && args[1] == "verify":
 		return audit.RunVerify(ctx, args[2:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

@@ -33,6 +33,21 @@ type Config struct {
 	Approvals Approvals `yaml:"approvals"`
 	// Redirect configures the eBPF redirect.
 	Redirect Redirect `yaml:"redirect"`
+	// Guard blocks every other path to a protected endpoint: "enforce"
+	// (default with the redirect: drop and alert), "monitor" (alert only,
+	// for observing a rollout) or "off". If the guard cannot be attached
+	// in enforce mode, interlockd refuses to start.
+	Guard string `yaml:"guard"`
+	// GuardInterfaces are the interfaces (names or globs) the tc egress
+	// backstop attaches to. Default ["*"]: every interface, and new ones.
+	GuardInterfaces []string `yaml:"guard_interfaces"`
+	// UnixSockets are local database sockets only interlockd may connect
+	// to, e.g. /var/run/postgresql/.s.PGSQL.5432.
+	UnixSockets []string `yaml:"unix_sockets"`
+	// UnixAllowCgroups are cgroup paths also allowed to those sockets.
+	UnixAllowCgroups []string `yaml:"unix_allow_cgroups"`
+	// Alerts configures where bypass alerts go.
+	Alerts Alerts `yaml:"alerts"`
 	// Control configures the control socket and host sessions.
 	Control Control `yaml:"control"`
 	// UpstreamMark is the SO_MARK set on interlockd's own upstream sockets
@@ -200,6 +215,23 @@ type ApprovalWebhook struct {
 	QueueSize  int           `yaml:"queue_size"`
 }
 
+// Alerts configures the bypass-alert pipeline. Alerts always go to the log,
+// the audit chain, the metrics and `interlock alerts`.
+type Alerts struct {
+	// Webhook receives each alert as a JSON POST (retried with backoff).
+	Webhook        string            `yaml:"webhook"`
+	WebhookHeaders map[string]string `yaml:"webhook_headers"`
+	// QueueSize bounds the webhook queue (default 1024); Timeout bounds
+	// one delivery (default 5s).
+	QueueSize int           `yaml:"queue_size"`
+	Timeout   time.Duration `yaml:"timeout"`
+	// DedupWindow merges repeats from one source and kind (default 10s);
+	// RateLimit and Burst bound alerts per second overall.
+	DedupWindow time.Duration `yaml:"dedup_window"`
+	RateLimit   float64       `yaml:"rate_limit"`
+	Burst       int           `yaml:"burst"`
+}
+
 // Redirect configures the eBPF connect redirect.
 type Redirect struct {
 	// Enabled attaches the redirect (needs root: CAP_BPF, CAP_NET_ADMIN,
@@ -338,6 +370,13 @@ const (
 	TLSDisable = "disable"
 )
 
+// Guard modes.
+const (
+	GuardEnforce = "enforce"
+	GuardMonitor = "monitor"
+	GuardOff     = "off"
+)
+
 // Authentication modes of an endpoint.
 const (
 	AuthSession = "session"
@@ -472,6 +511,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Redirect.Enabled && c.UpstreamMark == 0 {
 		c.UpstreamMark = DefaultUpstreamMark
+	}
+	switch c.Guard {
+	case "":
+		c.Guard = GuardOff
+		if c.Redirect.Enabled {
+			c.Guard = GuardEnforce
+		}
+	case GuardEnforce, GuardMonitor:
+		if !c.Redirect.Enabled {
+			bad("guard: %s needs redirect.enabled", c.Guard)
+		}
+	case GuardOff:
+	default:
+		bad("guard: unknown mode %q (enforce, monitor, off)", c.Guard)
+	}
+	if len(c.UnixSockets) > 0 && c.Guard == GuardOff {
+		bad("unix_sockets: needs the guard (guard: enforce or monitor)")
 	}
 	switch c.TLS.Mode {
 	case "":

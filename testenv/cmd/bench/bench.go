@@ -40,24 +40,26 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 		Versions: []string{runtime.Version()},
 	}}
 	var errs []error
-	if len(ws) > 0 {
-		names := make([]string, len(specs))
-		for i, s := range specs {
-			names[i] = s.Name
-		}
+	specs = usedTargets(ws, specs)
+	if len(ws) > 0 && len(specs) > 0 {
 		tl, err := findTools(ctx, root, o.Interlockd,
-			slices.Contains(names, targetPgbouncer), slices.Contains(names, targetInterlockd), log)
+			slices.ContainsFunc(specs, func(s targetSpec) bool { return s.Pgbouncer }),
+			slices.ContainsFunc(specs, func(s targetSpec) bool { return s.Interlockd }), log)
 		if err != nil {
 			return nil, err
 		}
 		rep.Meta.Versions = append(toolVersions(ctx, tl), rep.Meta.Versions...)
-		planned := time.Duration(len(ws)*len(specs)) * (time.Duration(o.Rounds)*o.Duration + o.Warmup)
+		planned := plannedTime(ws, specs, o)
 		log.Info("starting pgbench phase", "workloads", len(ws), "targets", len(specs), "rounds", o.Rounds,
 			"planned", planned.Round(time.Second))
-		st, err := startStack(ctx, stackOptions{Tools: tl, Targets: specs, TokenTTL: time.Hour + 2*planned, Logger: log})
+		st, err := startStack(ctx, stackOptions{
+			Tools: tl, Targets: specs, Workloads: ws, TokenTTL: time.Hour + 2*planned,
+			GuardInterfaces: o.GuardInterfaces, Logger: log,
+		})
 		if err != nil {
 			return nil, err
 		}
+		rep.Notes = st.notes
 		rep.Workloads, rep.PgbenchErr = runWorkloads(ctx, st, runPlan{
 			Workloads: ws, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup,
 		}, log)
@@ -72,6 +74,20 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 	}
 	rep.Meta.Took, rep.Meta.LoadEnd = time.Since(started), loadAverage()
 	return rep, errors.Join(errs...)
+}
+
+// plannedTime is how long the runs take: per workload and target, the
+// rounds and the warm-up, scaled.
+func plannedTime(ws []workload, specs []targetSpec, o options) time.Duration {
+	var d time.Duration
+	for _, w := range ws {
+		for _, s := range specs {
+			if w.runsOn(s) {
+				d += time.Duration(o.Rounds)*w.scaled(o.Duration) + w.scaled(o.Warmup)
+			}
+		}
+	}
+	return d
 }
 
 func failedRuns(results []*workloadResult) int {

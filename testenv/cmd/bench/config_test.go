@@ -13,12 +13,17 @@ import (
 // TestInterlockdConfig: the rendered YAML passes interlockd's strict
 // parser and says what the bench relies on.
 func TestInterlockdConfig(t *testing.T) {
-	b, err := interlockdConfig(interlockdParams{
+	base := interlockdParams{
 		Listen: "127.0.0.1:40001", Upstream: "127.0.0.1:40002", PasswordFile: "/tmp/x/admin.pw",
 		Issuer: "http://127.0.0.1:40003", Audience: "interlock", AuditPath: "/tmp/x/audit.jsonl",
-	})
+		PolicyData: widePolicyData(),
+	}
+	b, guardKey, err := interlockdConfig(base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if guardKey != "" {
+		t.Errorf("guard setting %q without the redirect", guardKey)
 	}
 	cfg, err := config.Parse(b)
 	if err != nil {
@@ -37,9 +42,50 @@ func TestInterlockdConfig(t *testing.T) {
 	if cfg.Identity.Issuer != "http://127.0.0.1:40003" || cfg.Audit.Path != "/tmp/x/audit.jsonl" {
 		t.Errorf("identity/audit = %+v / %+v", cfg.Identity, cfg.Audit)
 	}
-	if _, err := interlockdConfig(interlockdParams{Listen: "nowhere"}); err == nil {
+	if cfg.Redirect.Enabled || len(e.Protect) != 0 {
+		t.Errorf("redirect = %+v, protect = %v without redirect params", cfg.Redirect, e.Protect)
+	}
+	cols, _ := cfg.Policy.Data["columns"].(map[string]any)
+	if len(cols) != 3 || cols["public.wide.c3"] == nil {
+		t.Errorf("policy data columns = %v, want the 3 masked columns of public.wide", cfg.Policy.Data)
+	}
+	if _, _, err := interlockdConfig(interlockdParams{Listen: "nowhere"}); err == nil {
 		t.Error("interlockdConfig with a bad listen address and no issuer: got nil error")
 	}
+
+	t.Run("redirect", func(t *testing.T) {
+		p := base
+		p.Protect = []string{"127.0.0.1:40002"}
+		p.Redirect = &redirectParams{Cgroup: "/sys/fs/cgroup/unified/interlock-test-1", PinDir: "/sys/fs/bpf/interlock-bench-1-2"}
+		b, guardKey, err := interlockdConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(b)
+		if err != nil {
+			t.Fatalf("parse rendered config: %v\n%s", err, b)
+		}
+		r := cfg.Redirect
+		if !r.Enabled || r.Cgroup != p.Redirect.Cgroup || r.PinDir != p.Redirect.PinDir {
+			t.Errorf("redirect = %+v, want enabled at %s, pins in %s", r, p.Redirect.Cgroup, p.Redirect.PinDir)
+		}
+		if !slices.Equal(cfg.Endpoints[0].Protect, p.Protect) || cfg.UpstreamMark != config.DefaultUpstreamMark {
+			t.Errorf("protect = %v, upstream_mark = %#x", cfg.Endpoints[0].Protect, cfg.UpstreamMark)
+		}
+		// interlockd's own guard is off when its configuration has a guard
+		// setting; when none of the known places parses, there is none.
+		if guardKey == "" {
+			for _, g := range guardOffSettings {
+				doc := interlockdDoc(p)
+				g.Set(doc)
+				if _, err := renderConfig(doc); err == nil {
+					t.Errorf("interlockd accepts %q, but the config was rendered without it", g.Key)
+				}
+			}
+		} else if !strings.Contains(string(b), "guard") {
+			t.Errorf("guard setting %q is not in the rendered config:\n%s", guardKey, b)
+		}
+	})
 }
 
 func TestPgbouncerFiles(t *testing.T) {
@@ -69,11 +115,14 @@ func TestParseFlags(t *testing.T) {
 			if o.Rounds < 5 || o.Duration != 10*time.Second || o.Out != "bench-results.md" || o.SkipGo {
 				t.Errorf("defaults = %+v", o)
 			}
-			if !slices.Equal(o.Workloads, []string{"select-simple", "select-prepared", "select-latency"}) {
+			if !slices.Equal(o.Workloads, []string{"select-simple", "select-prepared", "select-latency", "wide", "connect", "guard-bulk"}) {
 				t.Errorf("default workloads = %v", o.Workloads)
 			}
-			if !slices.Equal(o.Targets, []string{"direct", "pgbouncer", "interlockd"}) {
+			if !slices.Equal(o.Targets, []string{"direct", "pgbouncer", "interlockd", "interlockd-nomask", "interlockd-redirect", "interlockd-guard"}) {
 				t.Errorf("default targets = %v", o.Targets)
+			}
+			if !slices.Equal(o.GuardInterfaces, []string{"lo"}) {
+				t.Errorf("default guard interfaces = %v, want [lo]", o.GuardInterfaces)
 			}
 		}},
 		{name: "lists", args: []string{"-workloads", " select-latency, select-connect ", "-targets", "interlockd,direct", "-skip-go", "-rounds", "2", "-duration", "3s"},
@@ -85,6 +134,11 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("options = %+v", o)
 				}
 			}},
+		{name: "no guard interfaces", args: []string{"-guard-interfaces", ""}, check: func(t *testing.T, o options) {
+			if o.GuardInterfaces == nil || len(o.GuardInterfaces) != 0 {
+				t.Errorf("guard interfaces = %#v, want empty, not nil (nil is every interface)", o.GuardInterfaces)
+			}
+		}},
 		{name: "no workloads means Go benchmarks only", args: []string{"-workloads", ""}, check: func(t *testing.T, o options) {
 			if len(o.Workloads) != 0 {
 				t.Errorf("workloads = %v, want none", o.Workloads)

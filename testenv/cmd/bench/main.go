@@ -25,9 +25,14 @@ type options struct {
 	GoCount    int
 	Out        string
 	Interlockd string
+	// GuardInterfaces get the guard's tc program in interlockd-guard runs.
+	GuardInterfaces []string
 }
 
 func main() {
+	if code, ok := runHelper(os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -64,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var workloadList, targetList string
+	var workloadList, targetList, guardIfaces string
 	fs.IntVar(&o.Rounds, "rounds", 5, "rounds per workload; each runs every target once, order rotated")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each pgbench run (-T, whole seconds)")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "discarded warm-up run per target and workload; 0 skips it")
@@ -75,11 +80,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.SkipGo, "skip-go", false, "skip the Go micro-benchmarks")
 	fs.IntVar(&o.GoCount, "go-count", 5, "go test -count for the micro-benchmarks")
 	fs.StringVar(&o.Out, "out", "bench-results.md", "Markdown report file")
+	fs.StringVar(&guardIfaces, "guard-interfaces", "lo",
+		"comma-separated interfaces that get the guard's tc egress program during interlockd-guard runs; empty for none (cgroup_skb only)")
 	fs.StringVar(&o.Interlockd, "interlockd", "bin/interlockd", "interlockd binary, relative to the module root; built when missing")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.Workloads, o.Targets = splitList(workloadList), splitList(targetList)
+	o.GuardInterfaces = splitList(guardIfaces)
+	if o.GuardInterfaces == nil {
+		o.GuardInterfaces = []string{} // none, not the guard's default (every interface)
+	}
 	var errs []error
 	if o.Rounds < 1 {
 		errs = append(errs, errors.New("-rounds must be at least 1"))

@@ -41,10 +41,13 @@ func (r *report) writeHeader(b *strings.Builder) {
 		if m.Warmup > 0 {
 			fmt.Fprintf(b, " after a %s warm-up run per target", m.Warmup)
 		}
-		b.WriteString("; `pgbench -n --log` over TCP 127.0.0.1. Figures are medians over rounds; " +
-			"p50/p99 come from the per-transaction logs; CPU per transaction from /proc (proxy process; PostgreSQL = postmaster and all backends; pgbench's own). " +
+		b.WriteString(" (a workload may scale both down to fit the time budget; its section says); `pgbench -n --log` over TCP 127.0.0.1. Figures are medians over rounds; " +
+			"p50/p99 come from the per-transaction logs; CPU per transaction from /proc (proxy process; PostgreSQL = postmaster and all backends; the client = pgbench, or the bulk sender). " +
 			"Ratios are paired per round (targets run minutes apart at most), then the median taken. " +
 			"The machine is shared and noisy: compare ratios, not absolute figures.\n")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(b, "\n%s\n", n)
 	}
 	b.WriteString("\n")
 }
@@ -65,24 +68,50 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 	w := wr.Workload
 	fmt.Fprintf(b, "## %s: `%s`\n\n", w.Name, w.commandLine())
 	if w.About != "" {
-		fmt.Fprintf(b, "%s.\n\n", w.About)
+		fmt.Fprintf(b, "%s.", w.About)
+		if wr.Note != "" {
+			fmt.Fprintf(b, " %s.", wr.Note)
+		}
+		b.WriteString("\n\n")
 	}
-	b.WriteString("| target | TPS median (min–max) |")
-	if w.BytesPerTxn > 0 {
+	if wr.Duration > 0 {
+		fmt.Fprintf(b, "%d rounds × %s", wr.Rounds, wr.Duration)
+		if wr.Warmup > 0 {
+			fmt.Fprintf(b, " after a %s warm-up run", wr.Warmup)
+		}
+		b.WriteString(" per target.\n\n")
+	}
+	unit, per := w.unit(), w.per()
+	mbs := wr.BytesPerTxn > 0
+	conn := w.connects()
+	fmt.Fprintf(b, "| target | %s median (min–max) |", unit)
+	cols := 8
+	if mbs {
 		b.WriteString(" MB/s |")
+		cols++
 	}
-	b.WriteString(" p50 µs | p99 µs | p50 over direct µs | proxy CPU µs/txn | PostgreSQL CPU µs/txn | pgbench CPU µs/txn |\n|---|---|")
-	if w.BytesPerTxn > 0 {
-		b.WriteString("---|")
+	if conn {
+		b.WriteString(" avg connect µs |")
+		cols++
 	}
-	b.WriteString("---|---|---|---|---|---|\n")
+	lat := "p50 µs | p99 µs"
+	if conn {
+		// pgbench's per-transaction latency starts once connected.
+		lat = "p50 µs after connect | p99 µs after connect"
+	}
+	fmt.Fprintf(b, " %[2]s | p50 over direct µs | proxy CPU µs/%[1]s | PostgreSQL CPU µs/%[1]s | client CPU µs/%[1]s |\n|", per, lat)
+	b.WriteString(strings.Repeat("---|", cols))
+	b.WriteString("\n")
 	direct := wr.series(targetDirect, p50)
 	for _, t := range wr.Targets {
 		tp := wr.series(t, tps)
 		lo, hi := minMax(tp)
 		fmt.Fprintf(b, "| %s | %s (%s–%s) |", t, fmtNum(median(tp), 0), fmtNum(lo, 0), fmtNum(hi, 0))
-		if w.BytesPerTxn > 0 {
-			fmt.Fprintf(b, " %s |", fmtNum(median(tp)*float64(w.BytesPerTxn)/1e6, 0))
+		if mbs {
+			fmt.Fprintf(b, " %s |", fmtNum(median(tp)*float64(wr.BytesPerTxn)/1e6, 0))
+		}
+		if conn {
+			fmt.Fprintf(b, " %s |", fmtNum(median(wr.series(t, connectUS)), 0))
 		}
 		over := "–"
 		if t != targetDirect && wr.has(targetDirect) {
@@ -94,7 +123,7 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 	}
 	b.WriteString("\n")
 
-	// Per round: TPS of each target, then the paired ratios.
+	// Per round: the rate of each target, then the paired ratios.
 	b.WriteString("| per round |")
 	for i := range wr.Rounds {
 		fmt.Fprintf(b, " %d |", i+1)
@@ -104,7 +133,7 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 	b.WriteString("\n")
 	for _, t := range wr.Targets {
 		s := wr.series(t, tps)
-		writeRow(b, t+" TPS", s, median(s), 0)
+		writeRow(b, t+" "+unit, s, median(s), 0)
 	}
 	for _, p := range ratioPairs {
 		if !wr.has(p[0]) || !wr.has(p[1]) {
@@ -120,11 +149,11 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 		sp := spread(d)
 		switch {
 		case math.IsNaN(sp):
-			b.WriteString("Direct TPS spread across rounds: not enough rounds to judge.\n\n")
+			fmt.Fprintf(b, "Direct %s spread across rounds: not enough rounds to judge.\n\n", unit)
 		case noisy(d):
-			fmt.Fprintf(b, "**Noisy:** direct TPS spread across rounds is %.0f%% (max−min over median) > %.0f%%; treat this workload's figures with care.\n\n", sp*100, noiseThreshold*100)
+			fmt.Fprintf(b, "**Noisy:** direct %s spread across rounds is %.0f%% (max−min over median) > %.0f%%; treat this workload's figures with care.\n\n", unit, sp*100, noiseThreshold*100)
 		default:
-			fmt.Fprintf(b, "Direct TPS spread across rounds: %.0f%% (≤ %.0f%%).\n\n", sp*100, noiseThreshold*100)
+			fmt.Fprintf(b, "Direct %s spread across rounds: %.0f%% (≤ %.0f%%).\n\n", unit, sp*100, noiseThreshold*100)
 		}
 	}
 	for _, t := range wr.Targets {

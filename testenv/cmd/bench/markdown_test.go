@@ -56,3 +56,43 @@ func TestMarkdownGo(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownWorkloadColumns: MB/s from the measured bytes per
+// transaction, the rate's unit, the connect column and the notes.
+func TestMarkdownWorkloadColumns(t *testing.T) {
+	wide := fakeWorkload("wide", map[string][]float64{targetPgbouncer: {50, 60}, targetInterlockd: {55, 60}, targetNoMask: {50, 50}})
+	wide.BytesPerTxn, wide.Note, wide.Duration = 4_000_000, "A transaction reads 4,000,000 bytes", 6*time.Second
+	conn := fakeWorkload("connect", map[string][]float64{targetInterlockd: {300, 320}, targetRedirect: {290, 300}})
+	for name, runs := range conn.Runs {
+		for i := range runs {
+			conn.Runs[name][i].ConnectUS = 4000
+		}
+	}
+	bulk := fakeWorkload("guard-bulk", map[string][]float64{targetRedirect: {4000, 4200}, targetGuard: {3900, 4100}})
+	rep := report{
+		Meta:      reportMeta{Rounds: 2, Duration: 10 * time.Second},
+		Workloads: []*workloadResult{wide, conn, bulk},
+		Notes:     []string{"Redirect targets: a note."},
+		GoSkipped: true,
+	}
+	md := rep.markdown()
+	for _, want := range []string{
+		"\nRedirect targets: a note.\n",
+		". A transaction reads 4,000,000 bytes.\n\n2 rounds × 6s per target.",
+		"| target | TPS median (min–max) | MB/s | p50 µs | p99 µs |",
+		"| interlockd | 58 (55–60) | 230 |",
+		"| interlockd/interlockd-nomask | 1.10 | 1.20 | **1.15** |",
+		"| target | connections/s median (min–max) | avg connect µs | p50 µs after connect | p99 µs after connect | p50 over direct µs | proxy CPU µs/conn |",
+		"| interlockd-redirect | 295 (290–300) | 4,000 |",
+		"| interlockd-redirect connections/s | 290 | 300 | **295** |",
+		"| interlockd-redirect/interlockd | 0.97 | 0.94 | **0.95** |",
+		"## guard-bulk: `bulk TCP send, 256 KiB writes,",
+		"| target | MiB/s median (min–max) | p50 µs |",
+		"| interlockd-guard/interlockd-redirect | 0.97 | 0.98 | **0.98** |",
+		"| interlockd ≥ 1.00× pgbouncer MB/s, wide (3 of 20 columns masked) | 1.05× (rounds 1.00–1.10) | PASS |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -29,6 +29,9 @@ type runResult struct {
 	Txns, Failed int64
 	// P50 and P99 are latencies in µs from the per-transaction log.
 	P50, P99 float64
+	// ConnectUS is pgbench's average connection time in µs under -C
+	// (connect, startup and authentication); 0 otherwise.
+	ConnectUS float64
 	// ProxyCPU is the proxy process's CPU time during the run (0 for
 	// direct), PGCPU PostgreSQL's (postmaster and every backend),
 	// ClientCPU pgbench's.
@@ -106,7 +109,7 @@ func runPgbench(ctx context.Context, st *stack, t *target, w workload, d time.Du
 		res.Err = err
 		return res
 	}
-	res.TPS, res.Txns, res.Failed = sum.TPS, sum.Txns, sum.Failed
+	res.TPS, res.Txns, res.Failed, res.ConnectUS = sum.TPS, sum.Txns, sum.Failed, sum.ConnectUS
 	res.P50, res.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
 	res.ClientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	res.ProxyCPU, res.HasProxy = after.proxy-before.proxy, before.hasProxy && after.hasProxy
@@ -123,12 +126,15 @@ func pgbenchEnv(password string) []string {
 type pgbenchSummary struct {
 	TPS          float64
 	Txns, Failed int64
+	// ConnectUS is the "average connection time" of a -C run, in µs.
+	ConnectUS float64
 }
 
 var (
 	reTPS    = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \((without initial connection time|including reconnection times)\)`)
 	reTxns   = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
 	reFailed = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
+	reConn   = regexp.MustCompile(`(?m)^average connection time = ([0-9.]+) ms`)
 )
 
 // parseSummary reads TPS and transaction counts from pgbench's output. A
@@ -159,6 +165,13 @@ func parseSummary(out string) (pgbenchSummary, error) {
 		if s.Failed, err = strconv.ParseInt(m[1], 10, 64); err != nil {
 			return s, fmt.Errorf("parse failed transactions %q: %w", m[1], err)
 		}
+	}
+	if m := reConn.FindStringSubmatch(out); m != nil {
+		ms, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			return s, fmt.Errorf("parse connection time %q: %w", m[1], err)
+		}
+		s.ConnectUS = ms * 1000
 	}
 	return s, nil
 }

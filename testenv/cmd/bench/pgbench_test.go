@@ -47,7 +47,7 @@ func TestParseSummary(t *testing.T) {
 		wantErr string
 	}{
 		{"run", pgbenchOut, pgbenchSummary{TPS: 35432.123456, Txns: 354321, Failed: 3}, ""},
-		{"connect", pgbenchConnectOut, pgbenchSummary{TPS: 780.1, Txns: 7801}, ""},
+		{"connect", pgbenchConnectOut, pgbenchSummary{TPS: 780.1, Txns: 7801, ConnectUS: 2301}, ""},
 		{"no transactions", pgbenchZeroOut, pgbenchSummary{}, "no transaction completed"},
 		{"no tps", strings.Replace(pgbenchOut, "tps =", "tps:", 1), pgbenchSummary{}, "no \"tps"},
 		{"tps of a script, not the total", "number of transactions actually processed: 5\n - 5 transactions (100.0% of total, tps = 9.0)\n", pgbenchSummary{}, "no \"tps"},
@@ -65,6 +65,9 @@ func TestParseSummary(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("parseSummary: %v", err)
+			}
+			if math.Abs(got.ConnectUS-tt.want.ConnectUS) < 1e-6 {
+				got.ConnectUS = tt.want.ConnectUS // parsed from milliseconds
 			}
 			if got != tt.want {
 				t.Errorf("parseSummary: got %+v, want %+v", got, tt.want)

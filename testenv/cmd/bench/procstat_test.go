@@ -52,6 +52,11 @@ func TestProcTicks(t *testing.T) {
 const burnEnv = "BENCH_TEST_BURN_CHILD"
 
 func TestMain(m *testing.M) {
+	// The test binary also acts as the bench's helper subcommands (bulk
+	// sender, redirect probe), which the code under test re-executes.
+	if code, ok := runHelper(os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	if os.Getenv(burnEnv) == "1" {
 		for {
 			var ru syscall.Rusage

@@ -13,8 +13,14 @@ type workloadResult struct {
 	Workload workload
 	// Targets in table order.
 	Targets []string
-	// Rounds is how many rounds were planned.
-	Rounds int
+	// Rounds is how many rounds were planned; Duration and Warmup are the
+	// workload's (scaled) run lengths.
+	Rounds           int
+	Duration, Warmup time.Duration
+	// BytesPerTxn, when positive, gives the MB/s column.
+	BytesPerTxn int64
+	// Note is what the workload's setup reported.
+	Note string
 	// Runs[target][round]; a round not run (interrupted) is absent.
 	Runs map[string][]runResult
 }
@@ -49,22 +55,37 @@ type runPlan struct {
 }
 
 // runWorkloads runs each workload for plan.Rounds rounds; each round runs
-// every target once, in an order rotated by one each round. A failed run
-// is recorded and the bench goes on; a proxy that died or a cancelled ctx
-// ends it, returning what was measured so far.
+// every target of the workload once, in an order rotated by one each
+// round. A failed run is recorded and the bench goes on; a proxy that died,
+// a target that could not be reset (End) or a cancelled ctx ends it,
+// returning what was measured so far.
 func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger) ([]*workloadResult, error) {
 	var results []*workloadResult
 	for _, w := range plan.Workloads {
-		wr := &workloadResult{Workload: w, Rounds: plan.Rounds, Runs: map[string][]runResult{}}
-		for _, t := range st.targets {
+		ts := st.targetsFor(w)
+		wr := &workloadResult{
+			Workload: w, Rounds: plan.Rounds, Duration: w.scaled(plan.Duration), Warmup: w.scaled(plan.Warmup),
+			BytesPerTxn: w.BytesPerTxn, Runs: map[string][]runResult{},
+		}
+		if s, ok := st.setups[w.Name]; ok {
+			if s.BytesPerTxn > 0 {
+				wr.BytesPerTxn = s.BytesPerTxn
+			}
+			wr.Note = s.Note
+		}
+		for _, t := range ts {
 			wr.Targets = append(wr.Targets, t.Name)
 			wr.Runs[t.Name] = nil
 		}
 		results = append(results, wr)
-		if plan.Warmup > 0 {
-			for _, t := range st.targets {
-				res := runPgbench(ctx, st, t, w, plan.Warmup, fmt.Sprintf("%s-%s-warmup", w.Name, t.Name))
-				if err := checkRun(ctx, t, res); err != nil {
+		if len(ts) == 0 {
+			log.Warn("no selected target for workload", "workload", w.Name)
+			continue
+		}
+		if wr.Warmup > 0 {
+			for _, t := range ts {
+				res, err := runOne(ctx, st, t, w, wr.Warmup, fmt.Sprintf("%s-%s-warmup", w.Name, t.Name))
+				if err != nil {
 					return results, err
 				}
 				if res.Err != nil {
@@ -73,10 +94,10 @@ func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger
 			}
 		}
 		for r := range plan.Rounds {
-			for i, t := range rotate(st.targets, r) {
-				res := runPgbench(ctx, st, t, w, plan.Duration, fmt.Sprintf("%s-%s-r%d", w.Name, t.Name, r+1))
+			for i, t := range rotate(ts, r) {
+				res, err := runOne(ctx, st, t, w, wr.Duration, fmt.Sprintf("%s-%s-r%d", w.Name, t.Name, r+1))
 				res.Round, res.Order = r, i
-				if err := checkRun(ctx, t, res); err != nil {
+				if err != nil {
 					return results, err
 				}
 				wr.Runs[t.Name] = append(wr.Runs[t.Name], res)
@@ -85,6 +106,32 @@ func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger
 		}
 	}
 	return results, nil
+}
+
+// runOne runs workload w against t for d between the target's Begin and
+// End. The error is one that must end the bench (see checkRun, and End).
+func runOne(ctx context.Context, st *stack, t *target, w workload, d time.Duration, name string) (runResult, error) {
+	var res runResult
+	began := true
+	if t.Begin != nil {
+		if err := t.Begin(ctx); err != nil {
+			res.Err = fmt.Errorf("begin %s: %w", t.Name, err)
+			began = false
+		}
+	}
+	if began {
+		if w.Run != nil {
+			res = w.Run(ctx, st, t, d, name)
+		} else {
+			res = runPgbench(ctx, st, t, w, d, name)
+		}
+	}
+	if t.End != nil {
+		if err := t.End(); err != nil {
+			return res, fmt.Errorf("end %s run: %w", t.Name, err)
+		}
+	}
+	return res, checkRun(ctx, t, res)
 }
 
 // checkRun returns an error that must end the bench: ctx cancelled or the
@@ -105,7 +152,7 @@ func logRun(log *slog.Logger, w workload, t *target, res runResult) {
 		log.Warn("run failed", append(attrs, "err", res.Err)...)
 		return
 	}
-	attrs = append(attrs, "tps", int(res.TPS), "p50_us", res.P50, "p99_us", res.P99)
+	attrs = append(attrs, w.unit(), round1(res.TPS), "p50_us", res.P50, "p99_us", res.P99)
 	if res.HasProxy {
 		attrs = append(attrs, "proxy_cpu_us_per_txn", round1(res.perTxn(res.ProxyCPU)))
 	}

@@ -18,29 +18,46 @@ import (
 // the targets, with one temporary directory for configs, logs and pgbench
 // per-transaction logs. Close tears it down in reverse order.
 type stack struct {
-	dir     string
-	pg      *testenv.Postgres
-	issuer  *testenv.Issuer
-	token   string
-	tools   tools
-	log     *slog.Logger
-	targets []*target
-	closed  bool
+	dir    string
+	pg     *testenv.Postgres
+	issuer *testenv.Issuer
+	// token is the bench identity's (group admins); tokenPII's groups
+	// include pii-readers.
+	token, tokenPII string
+	tools           tools
+	log             *slog.Logger
+	targets         []*target
+	// setups holds what each workload's Setup measured.
+	setups map[string]setupResult
+	// ild is the shared interlockd, listening on ildPort; nil until a
+	// target needs it.
+	ild     *child
+	ildPort uint16
+	// redirect is the cgroup and pin dir of the redirect targets; nil
+	// when none is selected.
+	redirect *redirectEnv
+	// notes are remarks for the report.
+	notes  []string
+	closed bool
 }
 
 // stackOptions configure startStack.
 type stackOptions struct {
 	Tools   tools
 	Targets []targetSpec
+	// Workloads are set up (tables, data) before the targets start.
+	Workloads []workload
 	// TokenTTL is how long the interlockd token stays valid.
 	TokenTTL time.Duration
-	Logger   *slog.Logger
+	// GuardInterfaces get the guard's tc program (interlockd-guard).
+	GuardInterfaces []string
+	Logger          *slog.Logger
 }
 
 // startStack starts PostgreSQL, loads the pgbench tables, starts the
 // issuer and every target. On error nothing is left behind.
 func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
-	st := &stack{tools: o.Tools, log: o.Logger}
+	st := &stack{tools: o.Tools, log: o.Logger, setups: map[string]setupResult{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, st.Close())
@@ -65,12 +82,32 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if err := st.initPgbench(ctx); err != nil {
 		return nil, err
 	}
+	for _, w := range o.Workloads {
+		if w.Setup == nil {
+			continue
+		}
+		res, err := w.Setup(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("set up workload %s: %w", w.Name, err)
+		}
+		st.setups[w.Name] = res
+	}
 	st.issuer, err = testenv.StartIssuer(ctx, testenv.IssuerOptions{AccessTokenTTL: o.TokenTTL, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("start issuer: %w", err)
 	}
-	if st.token, err = mintBenchToken(st.issuer, o.TokenTTL); err != nil {
+	if st.token, err = mintBenchToken(st.issuer, "bench", []string{benchGroup}, o.TokenTTL); err != nil {
 		return nil, err
+	}
+	if st.tokenPII, err = mintBenchToken(st.issuer, "bench-pii", []string{benchGroup, unmaskedGroup}, o.TokenTTL); err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(o.Targets, func(s targetSpec) bool { return s.Redirect }) {
+		if st.redirect, err = newRedirectEnv(ctx, o.GuardInterfaces, o.Logger); err != nil {
+			return nil, err
+		}
+		st.notes = append(st.notes, fmt.Sprintf("Redirect targets: interlockd runs with `redirect: {enabled: true}` attached to the test cgroup %s (never the root cgroup), pins in a temporary directory under %s, and `protect: [%s]`; pgbench and the bulk sender are started inside that cgroup.",
+			st.redirect.cg.Rel, bpffs, st.pg.Addr()))
 	}
 	for _, spec := range o.Targets {
 		t, err := spec.Start(ctx, st)
@@ -81,6 +118,17 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	}
 	o.Logger.Info("bench stack ready", "dir", st.dir, "postgres", st.pg.Addr(), "took", time.Since(began).Round(time.Millisecond))
 	return st, nil
+}
+
+// targetsFor are the running targets workload w runs on, in table order.
+func (st *stack) targetsFor(w workload) []*target {
+	var out []*target
+	for _, t := range st.targets {
+		if spec, ok := findTarget(t.Name); ok && w.runsOn(spec) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // initPgbench creates the pgbench tables at scale 1 as interlock_admin (the
@@ -108,6 +156,17 @@ func (st *stack) Close() error {
 	for _, t := range slices.Backward(st.targets) {
 		if err := t.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", t.Name, err))
+		}
+	}
+	if st.ild != nil {
+		if err := st.ild.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop interlockd: %w", err))
+		}
+	}
+	// After interlockd: it no longer needs the redirect.
+	if st.redirect != nil {
+		if err := st.redirect.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if st.issuer != nil {

@@ -17,6 +17,9 @@ const (
 	targetDirect     = "direct"
 	targetPgbouncer  = "pgbouncer"
 	targetInterlockd = "interlockd"
+	targetNoMask     = "interlockd-nomask"
+	targetRedirect   = "interlockd-redirect"
+	targetGuard      = "interlockd-guard"
 )
 
 // targetSpec is an entry of the target table.
@@ -27,13 +30,26 @@ type targetSpec struct {
 	About string
 	// Start brings the target up on st and returns where pgbench connects.
 	Start func(ctx context.Context, st *stack) (*target, error)
+	// Optional targets run only in workloads that list them.
+	Optional bool
+	// What the stack must provide for this target.
+	Pgbouncer, Interlockd, Redirect, Guard bool
 }
 
-// targets is the table of known targets, in report order.
+// targets is the table of known targets, in report order. The interlockd
+// targets share one bin/interlockd process, so their paired ratios compare
+// the same process reached in different ways.
 var targets = []targetSpec{
 	{Name: targetDirect, About: "PostgreSQL over TCP 127.0.0.1", Start: startDirect},
-	{Name: targetPgbouncer, About: "pgbouncer, session pool mode, as interlock_admin", Start: startPgbouncer},
-	{Name: targetInterlockd, About: "bin/interlockd, OIDC token, brokered interlock_admin", Start: startInterlockd},
+	{Name: targetPgbouncer, About: "pgbouncer, session pool mode, as interlock_admin", Start: startPgbouncer, Pgbouncer: true},
+	{Name: targetInterlockd, About: "bin/interlockd's listener, OIDC token as password (group admins), brokered interlock_admin",
+		Start: startInterlockd, Interlockd: true},
+	{Name: targetNoMask, About: "the same interlockd, a token whose groups include pii-readers (nothing masked)",
+		Start: startNoMask, Interlockd: true, Optional: true},
+	{Name: targetRedirect, About: "pgbench runs in a test cgroup and connects to PostgreSQL's own address; the eBPF redirect sends it to the same interlockd (token as password)",
+		Start: startRedirect, Interlockd: true, Redirect: true, Optional: true},
+	{Name: targetGuard, About: "as interlockd-redirect, with the bypass guard attached for the run (enforce: cgroup_skb egress at the cgroup, tc egress on the guard interfaces)",
+		Start: startGuard, Interlockd: true, Redirect: true, Guard: true, Optional: true},
 }
 
 // target is a running target pgbench can connect to.
@@ -50,6 +66,11 @@ type target struct {
 	// Prepare, when set, adjusts each pgbench command before it starts
 	// (e.g. to place it in a cgroup whose connections are redirected).
 	Prepare func(*exec.Cmd) error
+	// Begin and End, when set, run before and after each run of the
+	// target (e.g. attach and detach the guard). An End error ends the
+	// bench: the machine is then in an unknown state.
+	Begin func(ctx context.Context) error
+	End   func() error
 	// close releases what Start acquired; nil when nothing.
 	close func() error
 }
