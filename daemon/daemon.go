@@ -30,6 +30,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
 	"github.com/interlock-dev/interlock/daemon/proxy"
+	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/daemon/tlsca"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
@@ -376,6 +377,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			AuthSession: e.Accepts(config.AuthSession), AuthToken: e.Accepts(config.AuthToken),
 			RequireTLS:   cfg.TLS.Mode == config.TLSRequire,
 			ApprovalMode: approval.Mode(e.ApprovalMode),
+			Record:       e.RecordResults,
 		}
 		if ca != nil {
 			dns, ips := certNames(e)
@@ -401,6 +403,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return err
 	}
 	defer d.stopApprovals()
+	var rec *recording.Recorder
+	if slices.ContainsFunc(cfg.Endpoints, func(e config.Endpoint) bool { return e.RecordResults }) {
+		dir := cfg.Recording.Dir
+		if dir == "" {
+			dir = recording.DefaultDir(cfg.Audit.Path)
+		}
+		rec, err = recording.New(ctx, recording.Config{Dir: dir, MaxBytes: cfg.Recording.MaxBytes,
+			MaxRowsPerResult: cfg.Recording.MaxRowsPerResult, MaxAge: cfg.Recording.MaxAge, Logger: log})
+		if err != nil {
+			return fmt.Errorf("session recording: %w", err)
+		}
+		// Closed after the proxy has drained (defers run in reverse).
+		defer rec.Close()
+	}
 	var hashKey []byte
 	if cfg.Policy.MaskHashKeyFile != "" {
 		if hashKey, err = os.ReadFile(cfg.Policy.MaskHashKeyFile); err != nil {
@@ -410,6 +426,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	d.Proxy, err = proxy.New(ctx, proxy.Config{
 		MaskHashKey:       hashKey,
 		Approvals:         d.Approvals,
+		Recorder:          rec,
 		Endpoints:         eps,
 		Verifier:          verifier,
 		Policy:            d.Policy,

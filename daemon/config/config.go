@@ -48,6 +48,9 @@ type Config struct {
 	UnixAllowCgroups []string `yaml:"unix_allow_cgroups"`
 	// Alerts configures where bypass alerts go.
 	Alerts Alerts `yaml:"alerts"`
+	// Recording configures session recording (endpoints opt in with
+	// record_results).
+	Recording Recording `yaml:"recording"`
 	// Control configures the control socket and host sessions.
 	Control Control `yaml:"control"`
 	// UpstreamMark is the SO_MARK set on interlockd's own upstream sockets
@@ -81,6 +84,9 @@ type Endpoint struct {
 	// session until decided) or "nonblocking" (it fails at once with the
 	// request id; re-running it after approval runs it once).
 	ApprovalMode string `yaml:"approval_mode"`
+	// RecordResults records what the database returns in each session
+	// (see recording). Off by default.
+	RecordResults bool `yaml:"record_results"`
 	// ServerNames are extra DNS names for the endpoint's certificate (the
 	// names clients use for the database, e.g. db.prod.internal).
 	ServerNames []string `yaml:"server_names"`
@@ -230,6 +236,21 @@ type Alerts struct {
 	DedupWindow time.Duration `yaml:"dedup_window"`
 	RateLimit   float64       `yaml:"rate_limit"`
 	Burst       int           `yaml:"burst"`
+}
+
+// Recording configures what endpoints with record_results keep of what
+// the database returned (after masking), per session, next to the audit
+// log. Recording is best-effort; the audit chain is the evidence.
+type Recording struct {
+	// Dir holds one file per session. Default: "sessions" next to the
+	// audit log.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds one session's file (default 16 MiB);
+	// MaxRowsPerResult the rows kept per result (default 1000, -1 no limit).
+	MaxBytes         int64 `yaml:"max_bytes"`
+	MaxRowsPerResult int   `yaml:"max_rows_per_result"`
+	// MaxAge removes recordings older than this (default: keep).
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // Redirect configures the eBPF connect redirect.

@@ -137,6 +137,9 @@ func (sess *session) approvalOrigin() *approval.Origin {
 
 // notify sends an asynchronous NoticeResponse to the client now.
 func (sess *session) notify(n *pgproto3.NoticeResponse) {
+	if sess.rec != nil {
+		sess.rec.Notice(n.Message)
+	}
 	sess.cwMu.Lock()
 	_ = sess.cw.Send(n)
 	_ = sess.cw.Flush()

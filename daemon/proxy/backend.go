@@ -46,6 +46,11 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		}
 		if n > streamAbove && (typ == 'D' && sess.be.plan == nil || typ == 'd' && sess.be.copyPlan == nil) {
 			// A huge row or COPY chunk: stream it, never hold it.
+			if sess.rec != nil {
+				if o, ok := sess.ops.front(); ok {
+					sess.rec.SkipRow(o.stmtNo())
+				}
+			}
 			sess.cwMu.Lock()
 			err := sess.ur.Stream(sess.cw)
 			sess.cwMu.Unlock()
@@ -109,6 +114,9 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			out = nil
 		default:
 			sess.log.Warn("unexpected message from server", "type", string(typ))
+		}
+		if sess.rec != nil && out != nil {
+			sess.record(typ, msg, out)
 		}
 		sess.cwMu.Lock()
 		if out != nil {
@@ -179,6 +187,9 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 		sess.ops.pop()
 		if !o.internal {
 			return out
+		}
+		if sess.rec != nil {
+			sess.rec.RowDescription(o.first, msg.Body)
 		}
 		out = nil
 	}
@@ -256,7 +267,36 @@ func (sess *session) since(o op) time.Duration {
 	return now.Sub(from)
 }
 
+// record keeps what the client gets in the session recording.
+func (sess *session) record(typ byte, msg pgwire.Msg, out []byte) {
+	o, ok := sess.ops.front()
+	if !ok {
+		return
+	}
+	switch typ {
+	case 'T':
+		if o.kind == opQuery {
+			sess.rec.RowDescription(o.stmtNo(), msg.Body)
+		}
+	case 'D':
+		sess.rec.DataRow(o.stmtNo(), out[pgwire.HeaderLen:], nil)
+	case 'd':
+		sess.rec.CopyData(o.stmtNo(), out[pgwire.HeaderLen:])
+	case 'N':
+		var n pgproto3.NoticeResponse
+		if n.Decode(msg.Body) == nil {
+			sess.rec.Notice(n.Message)
+		}
+	}
+}
+
 func (sess *session) deferResult(n uint64, tag []byte, code, msg string, d time.Duration, status string) {
+	if sess.rec != nil {
+		if sess.be.masked && code != "" {
+			msg = ""
+		}
+		sess.rec.Result(n, string(tag), code, msg)
+	}
 	sess.resultRecord(&sess.be.body, n, tag, code, msg, d, status)
 	if sess.be.masked {
 		sess.be.body.Strs("masked", sess.be.rep.masked).Strs("masked_unknown_provenance", sess.be.rep.unknown)

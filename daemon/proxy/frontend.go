@@ -236,6 +236,11 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 		return nil
 	}
 	sess.countStatements(res, true)
+	if sess.rec != nil {
+		for n := first; n < first+uint64(len(res.Statements)); n++ {
+			sess.rec.Statement(n, text)
+		}
+	}
 	sess.ops.push(op{kind: opQuery, first: first, count: len(res.Statements), start: time.Now(), masks: masks})
 	if msg.Raw == nil {
 		// Held: the read buffer moved on; send the approved text.
@@ -494,10 +499,13 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		return nil
 	}
 	sess.countStatements(res, true)
+	if sess.rec != nil {
+		sess.rec.Statement(fe.stmt, p.text)
+	}
 	if masks != nil {
 		// The proxy needs the portal's row description (with its result
 		// formats) to mask what Execute returns: ask for it first.
-		sess.ops.push(op{kind: opDescribe, internal: true, masks: masks})
+		sess.ops.push(op{kind: opDescribe, internal: true, masks: masks, first: fe.stmt})
 		_ = sess.uw.Send(&pgproto3.Describe{ObjectType: 'P', Name: string(portal)})
 	}
 	sess.ops.push(op{kind: opExecute, first: fe.stmt, count: 1, start: time.Now(), masks: masks})

@@ -19,6 +19,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/config"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/daemon/tlsca"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
@@ -38,6 +39,7 @@ type env struct {
 	engine    *policy.Engine
 	caFile    string
 	approvals *approval.Service
+	recDir    string
 	cancel    context.CancelFunc
 	served    chan struct{} // closed when Serve returns
 }
@@ -54,6 +56,7 @@ type envOptions struct {
 	initSQL      []string
 	approvals    bool          // an approval service with a local store
 	approvalMode approval.Mode // of the endpoint
+	record       bool          // record sessions
 }
 
 // newEnv starts everything; tests share one PostgreSQL per call.
@@ -132,6 +135,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Cleanup(func() { _ = e.approvals.Close(); _ = store.Close() })
 		e.srv.cfg.Approvals = e.approvals
 		e.srv.cfg.Endpoints[0].ApprovalMode = o.approvalMode
+	}
+	if o.record {
+		e.recDir = filepath.Join(dir, "sessions")
+		rec, err := recording.New(ctx, recording.Config{Dir: e.recDir, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rec.Close() })
+		e.srv.cfg.Recorder = rec
+		e.srv.cfg.Endpoints[0].Record = true
 	}
 	if o.tls || o.tlsOnly {
 		ca, err := tlsca.LoadOrCreate(filepath.Join(dir, "ca"))

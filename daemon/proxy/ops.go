@@ -114,3 +114,11 @@ func (q *opQueue) len() int {
 	defer q.mu.Unlock()
 	return q.n
 }
+
+// stmtNo is the session number of the op's current statement.
+func (o *op) stmtNo() uint64 {
+	if o.kind == opQuery {
+		return o.first + uint64(o.done)
+	}
+	return o.first
+}

@@ -51,6 +51,9 @@ func (sess *session) relay(ctx context.Context) {
 	for ; pending > 0; pending-- {
 		<-errc
 	}
+	if sess.rec != nil {
+		sess.rec.Close(reason)
+	}
 	var b audit.Body
 	sess.sessionEndRecord(&b, reason)
 	sess.srv.audit(&b)

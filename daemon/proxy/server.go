@@ -20,6 +20,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
+	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/daemon/upstream"
 	"github.com/interlock-dev/interlock/policy"
 	"github.com/interlock-dev/interlock/policy/analysis"
@@ -44,6 +45,8 @@ type Endpoint struct {
 	// clients that did not negotiate it.
 	TLS        *tls.Config
 	RequireTLS bool
+	// Record keeps what the database returns in each session (Recorder).
+	Record bool
 	// ApprovalMode is how statements that need approval are handled:
 	// held in the session (blocking, default) or failed at once.
 	ApprovalMode approval.Mode
@@ -92,6 +95,8 @@ type Config struct {
 	// Approvals handles statements the policy holds for approval; nil
 	// refuses them.
 	Approvals *approval.Service
+	// Recorder records sessions of endpoints with Record.
+	Recorder *recording.Recorder
 }
 
 // Server accepts clients on every endpoint's listener.

@@ -27,6 +27,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
+	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/policy"
 )
 
@@ -74,6 +75,7 @@ type session struct {
 	be backendState
 
 	held atomic.Pointer[holding] // a statement held for approval
+	rec  *recording.Session      // nil unless the endpoint records
 
 	termOnce sync.Once
 	termErr  *pgproto3.ErrorResponse
@@ -275,6 +277,13 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		return sess.reject("audit", pgwire.CodeSystemError, "audit log unavailable: connection refused")
 	}
 	s.cfg.Metrics.AuditRecords.Inc()
+	if sess.ep.Record && s.cfg.Recorder != nil {
+		var err error
+		sess.rec, err = s.cfg.Recorder.Open(sess.id, recording.SessionMeta{User: ident.Subject, Endpoint: sess.ep.Name, Database: db, Start: sess.start})
+		if err != nil {
+			sess.log.Warn("session recording unavailable", "err", err)
+		}
+	}
 
 	_ = sess.cw.Send(&pgproto3.AuthenticationOk{})
 	names := make([]string, 0, len(h.ParameterStatuses))

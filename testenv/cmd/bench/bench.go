@@ -41,6 +41,21 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 	}}
 	var errs []error
 	specs = usedTargets(ws, specs)
+	if os.Geteuid() != 0 && !o.TargetsGiven {
+		// The default targets include the eBPF ones; without root the
+		// others still run.
+		var skipped []string
+		specs = slices.DeleteFunc(specs, func(s targetSpec) bool {
+			if s.Redirect {
+				skipped = append(skipped, s.Name)
+			}
+			return s.Redirect
+		})
+		if len(skipped) > 0 {
+			log.Warn("not root: skipping the eBPF targets", "targets", skipped)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("**Not measured:** %s need root (the eBPF redirect and guard); run `sudo make bench`.", strings.Join(skipped, ", ")))
+		}
+	}
 	if len(ws) > 0 && len(specs) > 0 {
 		tl, err := findTools(ctx, root, o.Interlockd,
 			slices.ContainsFunc(specs, func(s targetSpec) bool { return s.Pgbouncer }),
@@ -59,7 +74,7 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 		if err != nil {
 			return nil, err
 		}
-		rep.Notes = st.notes
+		rep.Notes = append(rep.Notes, st.notes...)
 		rep.Workloads, rep.PgbenchErr = runWorkloads(ctx, st, runPlan{
 			Workloads: ws, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup,
 		}, log)

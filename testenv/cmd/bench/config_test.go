@@ -176,3 +176,22 @@ func TestSelectTargetsKeepsTableOrder(t *testing.T) {
 		t.Errorf("selectTargets = %v, want table order [direct interlockd]", names)
 	}
 }
+
+func TestParseFlagsTargetsGiven(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-rounds", "2"}, false},
+		{[]string{"-targets", "direct"}, true},
+	} {
+		o, err := parseFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.TargetsGiven != tt.want {
+			t.Errorf("parseFlags(%q).TargetsGiven = %v, want %v", tt.args, o.TargetsGiven, tt.want)
+		}
+	}
+}

@@ -138,10 +138,10 @@ var guardOffSettings = []struct {
 	Key string
 	Set func(doc map[string]any)
 }{
+	{"guard: off", func(doc map[string]any) { doc["guard"] = "off" }},
+	{"guard.mode: off", func(doc map[string]any) { doc["guard"] = map[string]any{"mode": "off"} }},
 	{"redirect.guard: off", func(doc map[string]any) { doc["redirect"].(map[string]any)["guard"] = "off" }},
 	{"redirect.guard.mode: off", func(doc map[string]any) { doc["redirect"].(map[string]any)["guard"] = map[string]any{"mode": "off"} }},
-	{"guard.mode: off", func(doc map[string]any) { doc["guard"] = map[string]any{"mode": "off"} }},
-	{"guard: off", func(doc map[string]any) { doc["guard"] = "off" }},
 }
 
 // interlockdConfig renders the YAML configuration and validates it with

@@ -16,15 +16,17 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	Rounds     int
-	Duration   time.Duration
-	Warmup     time.Duration
-	Workloads  []string
-	Targets    []string
-	SkipGo     bool
-	GoCount    int
-	Out        string
-	Interlockd string
+	Rounds    int
+	Duration  time.Duration
+	Warmup    time.Duration
+	Workloads []string
+	Targets   []string
+	// TargetsGiven is set when -targets was on the command line.
+	TargetsGiven bool
+	SkipGo       bool
+	GoCount      int
+	Out          string
+	Interlockd   string
 	// GuardInterfaces get the guard's tc program in interlockd-guard runs.
 	GuardInterfaces []string
 }
@@ -71,8 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var workloadList, targetList, guardIfaces string
 	fs.IntVar(&o.Rounds, "rounds", 5, "rounds per workload; each runs every target once, order rotated")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each pgbench run (-T, whole seconds)")
-	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "discarded warm-up run per target and workload; 0 skips it")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each run (pgbench -T, whole seconds); a workload may take a share of it (see its section in the report)")
+	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "discarded warm-up run per target and workload, scaled like -duration; 0 skips it")
 	fs.StringVar(&workloadList, "workloads", strings.Join(defaultWorkloadNames(), ","),
 		"comma-separated workloads, empty for none (known: "+strings.Join(workloadNames(), ", ")+")")
 	fs.StringVar(&targetList, "targets", strings.Join(targetNames(), ","),
@@ -87,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	o.Workloads, o.Targets = splitList(workloadList), splitList(targetList)
+	fs.Visit(func(f *flag.Flag) { o.TargetsGiven = o.TargetsGiven || f.Name == "targets" })
 	o.GuardInterfaces = splitList(guardIfaces)
 	if o.GuardInterfaces == nil {
 		o.GuardInterfaces = []string{} // none, not the guard's default (every interface)
