@@ -116,6 +116,31 @@ func (d *Daemon) startGuard(ctx context.Context) (stop func(), err error) {
 	return stop, nil
 }
 
+// warnMissingCaps logs capabilities whose absence silently empties origin
+// fields: CAP_SYS_PTRACE (other users' /proc/<pid>/exe) and
+// CAP_DAC_READ_SEARCH (cgroup paths).
+func warnMissingCaps(log *slog.Logger) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		hexCaps, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(hexCaps), 16, 64)
+		if err != nil {
+			return
+		}
+		for bit, name := range map[uint]string{2: "CAP_DAC_READ_SEARCH (origin cgroup paths)", 19: "CAP_SYS_PTRACE (origin executables of other users)"} {
+			if caps&(1<<bit) == 0 {
+				log.Warn("missing capability: origin fields will be empty", "capability", name)
+			}
+		}
+	}
+}
+
 // peerCreds gives the alerts handler the control-socket caller.
 func peerCreds(r *http.Request) (alerts.Creds, bool) {
 	p, ok := control.PeerOf(r)
@@ -391,6 +416,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	var origins proxy.OriginFunc
 	if cfg.Redirect.Enabled {
+		warnMissingCaps(log)
 		rd, err := redirect.New(ctx, redirect.Config{CgroupPath: cfg.Redirect.Cgroup, PinDir: cfg.Redirect.PinDir, Mark: cfg.UpstreamMark, Logger: log})
 		if err != nil {
 			return fmt.Errorf("attach redirect: %w", err)

@@ -255,8 +255,9 @@ type Recording struct {
 
 // Redirect configures the eBPF connect redirect.
 type Redirect struct {
-	// Enabled attaches the redirect (needs root: CAP_BPF, CAP_NET_ADMIN,
-	// CAP_SYS_ADMIN).
+	// Enabled attaches the redirect (needs CAP_BPF, CAP_NET_ADMIN,
+	// CAP_PERFMON, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; see
+	// docs/operations.md).
 	Enabled bool `yaml:"enabled"`
 	// Cgroup is the cgroup v2 directory the hooks attach to. Default: the
 	// root of the cgroup2 mount (every process on the host).
