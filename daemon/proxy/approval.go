@@ -191,7 +191,6 @@ func (sess *session) withdrawHeld() bool {
 // substitute sends the failing substitute for a Query or Execute and
 // arranges for e to replace the server's error.
 func (sess *session) substitute(kind opKind, e *pgproto3.ErrorResponse) {
-	sess.countStatements(nil, false)
 	sess.ops.push(op{kind: kind, deny: e, start: time.Now()})
 	if kind == opQuery {
 		_ = sess.uw.Send(&pgproto3.Query{String: deniedSQL})

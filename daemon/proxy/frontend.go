@@ -224,6 +224,7 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 		if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 			sess.auditFailed(err)
 			fe.stmt = first - 1
+			sess.countStatements(res, false)
 			sess.substituteQuery("the audit log cannot be written, so no statement can run")
 			return nil
 		}
@@ -310,7 +311,6 @@ func (sess *session) verdict(res *policy.Result, err error) string {
 // substituteQuery sends the failing substitute in place of a Query and
 // arranges for the server's error to be replaced by the denial.
 func (sess *session) substituteQuery(reason string) {
-	sess.countStatements(nil, false)
 	sess.ops.push(op{kind: opQuery, deny: denial(reason), start: time.Now()})
 	_ = sess.uw.Send(&pgproto3.Query{String: deniedSQL})
 }
@@ -348,7 +348,6 @@ func (sess *session) onParse(ctx context.Context, msg pgwire.Msg) error {
 	}
 	if reason != "" {
 		sess.auditDenied(res, textS, reason, "extended")
-		sess.countStatements(nil, false)
 		if len(name) == 0 {
 			fe.unnamed = nil
 		}
@@ -447,7 +446,6 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 			text = p.text
 		}
 		sess.auditDenied(res, text, reason, "extended")
-		sess.countStatements(nil, false)
 		sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
 		sess.substituteExecute()
 		fe.discarding = true
@@ -493,6 +491,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
 		sess.auditFailed(err)
+		sess.countStatements(res, false)
 		sess.ops.push(op{kind: opExecute, deny: denial("the audit log cannot be written, so no statement can run"), start: time.Now()})
 		sess.substituteExecute()
 		fe.discarding = true
@@ -578,6 +577,7 @@ func (sess *session) onFunctionCall(ctx context.Context, msg pgwire.Msg) error {
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
 		sess.auditFailed(err)
+		sess.countStatements(res, false)
 		sess.substituteQuery("the audit log cannot be written, so no statement can run")
 		return nil
 	}

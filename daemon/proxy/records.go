@@ -108,6 +108,7 @@ func decisionFields(b *audit.Body, d policy.Decision) {
 // auditDenied records a refused text. res may be nil (refused before
 // policy) and may hold several statements.
 func (sess *session) auditDenied(res *policy.Result, text, reason, protocol string) {
+	sess.countStatements(res, false)
 	fe := &sess.fe
 	fe.stmt++
 	b := &fe.body

@@ -8,21 +8,40 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/testenv"
 )
 
+// The two people of the demo and the uids they work as.
+const (
+	devSub      = "dana"
+	devUID      = 65534 // nobody: an unprivileged developer account
+	approverSub = "erin"
+	approverUID = 0
+)
+
 type demo struct {
-	dir     string
-	pg      *testenv.Postgres
-	issuer  *testenv.Issuer
-	daemon  *exec.Cmd
-	addr    string
-	metrics string
-	audit   string
-	closers []func() error
+	dir    string
+	bin    string
+	pg     *testenv.Postgres
+	issuer *testenv.Issuer
+	cg     *testenv.Cgroup
+	pinDir string
+	daemon *exec.Cmd
+	// stopDaemon stops interlockd (once): it writes its final checkpoint.
+	stopDaemon func()
+	addr       string // interlockd's listener
+	dbAddr     string // the database's real address: what clients use
+	metrics    string
+	audit      string
+	socket     string
+	pubKey     string
+	agent      string // a copy of psql posing as an AI coding agent
+	psqlBin    string
+	closers    []func() error
 }
 
 func (d *demo) cleanup() error {
@@ -37,53 +56,65 @@ func step(format string, a ...any) {
 	fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", a...)
 }
 
+func say(format string, a ...any) { fmt.Printf("    "+format+"\n", a...) }
+
 func (d *demo) run(ctx context.Context) error {
-	bin, err := ensureBinaries(ctx)
-	if err != nil {
+	if os.Geteuid() != 0 {
+		return errors.New("run make demo as root: it attaches eBPF programs (to a cgroup of its own) and runs clients as other users")
+	}
+	var err error
+	if d.bin, err = ensureBinaries(ctx); err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("psql"); err != nil {
-		return errors.New("psql not found: apt-get install -y postgresql-client")
+	if d.psqlBin, err = findPsql(); err != nil {
+		return err
 	}
-	d.dir, err = os.MkdirTemp("", "interlock-demo-")
-	if err != nil {
+	if d.dir, err = os.MkdirTemp("", "interlock-demo-"); err != nil {
+		return err
+	}
+	if err := os.Chmod(d.dir, 0o755); err != nil {
 		return err
 	}
 	d.closers = append(d.closers, func() error { return os.RemoveAll(d.dir) })
 
-	step("Starting a throwaway PostgreSQL with sample data (customers with PII, orders)")
+	step("Starting a throwaway PostgreSQL with sample data (a customers table with PII)")
 	d.pg, err = testenv.StartPostgres(ctx, testenv.PostgresOptions{StandardRoles: true, SampleData: true})
 	if err != nil {
 		return err
 	}
 	d.closers = append(d.closers, d.pg.Close)
-	fmt.Printf("    PostgreSQL %s at %s (data dir %s)\n", filepath.Base(filepath.Dir(d.pg.BinDir)), d.pg.Addr(), d.pg.DataDir)
+	d.dbAddr = d.pg.Addr().String()
+	say("PostgreSQL at %s — the address every client below connects to", d.dbAddr)
 
-	step("Starting the development OIDC issuer")
-	d.issuer, err = testenv.StartIssuer(ctx, testenv.IssuerOptions{AccessTokenTTL: time.Hour, IDTokenTTL: time.Hour})
+	step("Starting the local OIDC issuer (the company's identity provider)")
+	d.issuer, err = testenv.StartIssuer(ctx, testenv.IssuerOptions{
+		AccessTokenTTL: time.Hour, IDTokenTTL: time.Hour,
+		Users: []testenv.User{
+			{Subject: devSub, Email: devSub + "@example.com", Name: "Dana Developer", Groups: []string{"writers"}},
+			{Subject: approverSub, Email: approverSub + "@example.com", Name: "Erin Approver", Groups: []string{"approvers", "readers"}},
+		},
+	})
 	if err != nil {
 		return err
 	}
 	d.closers = append(d.closers, d.issuer.Close)
-	fmt.Printf("    issuer %s\n", d.issuer.URL)
+	say("issuer %s; people: %s (writers), %s (approvers)", d.issuer.URL, devSub, approverSub)
 
-	step("Starting interlockd in front of the database")
-	if err := d.startDaemon(ctx, bin); err != nil {
+	step("Starting interlockd with the eBPF redirect and the bypass guard")
+	if err := d.startDaemon(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("    interlockd listening on %s; audit log %s; metrics http://%s/metrics\n", d.addr, d.audit, d.metrics)
+	say("redirect + guard attached to the demo cgroup %s (in production: the cgroup2 root, every process on the host)", d.cg.Path)
+	say("protected endpoint %s → interlockd %s; audit log %s", d.dbAddr, d.addr, d.audit)
 
-	return d.session(ctx, bin)
+	return d.scenes(ctx)
 }
 
-// ensureBinaries builds bin/interlockd and bin/interlock when missing.
+// ensureBinaries builds bin/interlockd and bin/interlock.
 func ensureBinaries(ctx context.Context) (string, error) {
 	bin, err := filepath.Abs("bin")
 	if err != nil {
 		return "", err
-	}
-	if _, err := os.Stat(filepath.Join(bin, "interlockd")); err == nil {
-		return bin, nil
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./cmd/...")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -91,6 +122,21 @@ func ensureBinaries(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("build interlockd: %w", err)
 	}
 	return bin, nil
+}
+
+// findPsql returns the real psql binary (Debian's /usr/bin/psql is a
+// wrapper script).
+func findPsql() (string, error) {
+	bin, err := testenv.FindPostgres()
+	if err == nil {
+		if p := filepath.Join(bin, "psql"); fileExists(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("psql"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("psql not found: apt-get install -y postgresql-client")
 }
 
 func freeAddr() (string, error) {
@@ -102,27 +148,42 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func (d *demo) startDaemon(ctx context.Context, bin string) error {
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (d *demo) startDaemon(ctx context.Context) error {
 	var err error
+	if d.cg, err = testenv.CreateCgroup(ctx); err != nil {
+		return fmt.Errorf("demo cgroup: %w", err)
+	}
+	d.closers = append(d.closers, d.cg.Close)
+	if d.pinDir, err = os.MkdirTemp("/sys/fs/bpf", "interlock-demo-"); err != nil {
+		return fmt.Errorf("pin dir (is bpffs mounted at /sys/fs/bpf?): %w", err)
+	}
+	d.closers = append(d.closers, func() error {
+		err := exec.Command(filepath.Join(d.bin, "interlockd"), "-uninstall", "-pin-dir", d.pinDir, "-config", "/nonexistent").Run()
+		return errors.Join(err, os.RemoveAll(d.pinDir))
+	})
 	if d.addr, err = freeAddr(); err != nil {
 		return err
 	}
 	if d.metrics, err = freeAddr(); err != nil {
 		return err
 	}
-	d.audit = filepath.Join(d.dir, "audit", "audit.jsonl")
-	pw := func(name, secret string) (string, error) {
-		p := filepath.Join(d.dir, name)
-		return p, os.WriteFile(p, []byte(secret), 0o600)
-	}
-	adminPW, err := pw("admin.pw", testenv.RoleAdminPassword)
-	if err != nil {
+	d.audit = filepath.Join(d.dir, "log", "audit.jsonl")
+	d.socket = filepath.Join(d.dir, "run", "interlockd.sock")
+	state := filepath.Join(d.dir, "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
 		return err
 	}
-	rwPW, _ := pw("rw.pw", testenv.RoleRWPassword)
-	roPW, _ := pw("ro.pw", testenv.RoleROPassword)
-	keyFile := filepath.Join(d.dir, "audit-signing.key")
-	pubFile := filepath.Join(d.dir, "audit-signing.pub")
+	pw := func(name, secret string) string {
+		p := filepath.Join(state, name)
+		_ = os.WriteFile(p, []byte(secret), 0o600)
+		return p
+	}
+	keyFile, pubFile := filepath.Join(state, "audit-signing.key"), filepath.Join(d.dir, "audit-signing.pub")
 	pub, priv, err := audit.GenerateKey()
 	if err == nil {
 		err = errors.Join(audit.SavePrivateKey(keyFile, priv), audit.SavePublicKey(pubFile, pub))
@@ -130,36 +191,60 @@ func (d *demo) startDaemon(ctx context.Context, bin string) error {
 	if err != nil {
 		return fmt.Errorf("audit signing key: %w", err)
 	}
+	d.pubKey = pubFile
+	// An "AI coding agent": a copy of psql under another name, not on the
+	// policy's allowlist of programs that may write.
+	d.agent = filepath.Join(d.dir, "agent", "ai-agent")
+	if err := os.MkdirAll(filepath.Dir(d.agent), 0o755); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(d.psqlBin); err == nil {
+		err = os.WriteFile(d.agent, b, 0o755)
+		if err != nil {
+			return err
+		}
+	}
 	cfg := fmt.Sprintf(`# interlockd configuration written by make demo
 endpoints:
-  - name: demo
-    listen: %s
-    labels: {environment: production, team: payments}
-    upstream: {address: %s, sslmode: disable}
+  - name: payments
+    listen: %[1]s
+    labels: {environment: production}
+    protect: [%[2]s]
+    upstream: {address: %[2]s, sslmode: disable}
     roles:
-      - {group: admins, user: %s, password_file: %s}
-      - {group: writers, user: %s, password_file: %s}
-      - {group: readers, user: %s, password_file: %s}
+      - {group: admins, user: %[3]s, password_file: %[4]s}
+      - {group: writers, user: %[5]s, password_file: %[6]s}
+      - {group: readers, user: %[7]s, password_file: %[8]s}
+    record_results: true
 identity:
-  issuer: %s
-  audience: %s
+  issuer: %[9]s
+  audience: %[10]s
+policy:
+  data:
+    columns:
+      public.customers.ssn: {tags: [pii], mask: {strategy: partial, keep: 4}}
+      public.customers.email: {tags: [pii], mask: {strategy: email}}
+      public.customers.card_number: {tags: [pii], mask: {strategy: redact}}
+      public.customers.phone: {tags: [pii], mask: {strategy: hash, hash_length: 12}}
+    origins:
+      enforce: true
+      write_allowlist: [%[11]q, "/usr/lib/postgresql/*/bin/psql", "/usr/bin/psql"]
 audit:
-  path: %s
-  signing_key_file: %q
-metrics:
-  listen: %s
-control:
-  socket: %s
-  sessions_file: %s
-approvals:
-  store: {path: %s}
-tls:
-  ca_dir: %s
-`, d.addr, d.pg.Addr(), testenv.RoleAdmin, adminPW, testenv.RoleRW, rwPW, testenv.RoleRO, roPW,
-		d.issuer.URL, d.issuer.Audience, d.audit, keyFile, d.metrics,
-		filepath.Join(d.dir, "run", "interlockd.sock"), filepath.Join(d.dir, "state", "sessions.json"),
-		filepath.Join(d.dir, "state", "approvals.json"), filepath.Join(d.dir, "state", "ca"))
-	cfgFile := filepath.Join(d.dir, "interlockd.yaml")
+  path: %[12]s
+  signing_key_file: %[13]s
+  checkpoint_interval: 10s
+redirect: {enabled: true, cgroup: %[14]s, pin_dir: %[15]s}
+guard: enforce
+guard_interfaces: []
+control: {socket: %[16]s, sessions_file: %[17]s}
+approvals: {store: {path: %[18]s}}
+tls: {ca_dir: %[19]s}
+metrics: {listen: %[20]s}
+`, d.addr, d.dbAddr, testenv.RoleAdmin, pw("admin.pw", testenv.RoleAdminPassword), testenv.RoleRW, pw("rw.pw", testenv.RoleRWPassword),
+		testenv.RoleRO, pw("ro.pw", testenv.RoleROPassword), d.issuer.URL, d.issuer.Audience, d.psqlBin, d.audit, keyFile,
+		d.cg.Path, d.pinDir, d.socket, filepath.Join(state, "sessions.json"), filepath.Join(state, "approvals.json"),
+		filepath.Join(state, "ca"), d.metrics)
+	cfgFile := filepath.Join(state, "interlockd.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -167,21 +252,27 @@ tls:
 	if err != nil {
 		return err
 	}
-	d.daemon = exec.Command(filepath.Join(bin, "interlockd"), "-config", cfgFile)
+	d.daemon = exec.Command(filepath.Join(d.bin, "interlockd"), "-config", cfgFile)
 	d.daemon.Stdout, d.daemon.Stderr = logFile, logFile
 	if err := d.daemon.Start(); err != nil {
 		return fmt.Errorf("start interlockd: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- d.daemon.Wait() }()
+	var once sync.Once
+	d.stopDaemon = func() {
+		once.Do(func() {
+			_ = d.daemon.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(40 * time.Second):
+				_ = d.daemon.Process.Kill()
+				<-exited
+			}
+		})
+	}
 	d.closers = append(d.closers, func() error {
-		_ = d.daemon.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = d.daemon.Process.Kill()
-			<-exited
-		}
+		d.stopDaemon()
 		return logFile.Close()
 	})
 	deadline := time.Now().Add(30 * time.Second)

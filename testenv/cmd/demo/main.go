@@ -1,6 +1,8 @@
-// Command demo is `make demo`: it starts a throwaway PostgreSQL with sample
-// data, a development OIDC issuer and interlockd, runs a scripted psql
-// session through Interlock, and cleans everything up (also on Ctrl-C).
+// Command demo is `make demo`: as root, it starts a throwaway PostgreSQL
+// with sample data, a local OIDC issuer and interlockd with the eBPF
+// redirect and the bypass guard, logs in two people, and runs a scripted
+// session against the database's real address that shows the whole
+// mission. It cleans up everything it started, also on Ctrl-C.
 package main
 
 import (
@@ -8,10 +10,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 func main() {
+	if addr, ok := strings.CutPrefix(os.Getenv(rawEnv), "syn:"); ok {
+		os.Exit(rawSYN(addr)) // a child process playing the attacker
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d := &demo{}
