@@ -6,10 +6,13 @@ export GOFLAGS
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test test-short bench demo generate generate-check lint clean
+.PHONY: help deps build test test-short bench demo generate generate-check lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: ## install what a fresh Debian machine lacks (as root; .ci/deps)
+	bash .ci/deps
 
 build: ## build interlockd and interlock into ./bin
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -20,10 +23,10 @@ test: ## run every test (strict: needs root, BPF and PostgreSQL; fails with inst
 test-short: ## quick unprivileged run (skips tests that need root or PostgreSQL)
 	$(GO) test -short -count=1 ./...
 
-bench: build ## side-by-side benchmarks (pgbench: direct, pgbouncer, interlockd) and Go micro-benchmarks
+bench: deps build ## side-by-side benchmarks (pgbench: direct, pgbouncer, interlockd) and Go micro-benchmarks
 	$(GO) run ./testenv/cmd/bench
 
-demo: build ## throwaway PostgreSQL + OIDC issuer + interlockd and a scripted psql session
+demo: deps build ## the whole mission on a throwaway PostgreSQL (as root): redirect, masking, approvals, guard
 	$(GO) run ./testenv/cmd/demo
 
 generate: ## rebuild the eBPF objects and their Go bindings (needs clang)

@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// DefaultTTL bounds how long a relation's definition is trusted.
+const DefaultTTL = 10 * time.Second
 
 // Connector opens a control connection to database.
 type Connector func(ctx context.Context, database string) (*pgconn.PgConn, error)
@@ -21,6 +25,7 @@ var ErrNotFound = errors.New("not found in catalog")
 type Catalog struct {
 	connect Connector
 	log     *slog.Logger
+	ttl     time.Duration
 
 	mu  sync.Mutex
 	dbs map[string]*db
@@ -40,7 +45,7 @@ func New(connect Connector, log *slog.Logger) *Catalog {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Catalog{connect: connect, log: log, dbs: map[string]*db{}}
+	return &Catalog{connect: connect, log: log, dbs: map[string]*db{}, ttl: DefaultTTL}
 }
 
 func (c *Catalog) db(database string) *db {
@@ -68,6 +73,11 @@ func (c *Catalog) query(ctx context.Context, database, sql string, args ...strin
 		if d.conn == nil || d.conn.IsClosed() {
 			conn, err := c.connect(ctx, database)
 			if err != nil {
+				return nil, fmt.Errorf("catalog connection to %s: %w", database, err)
+			}
+			// pg_get_viewdef then qualifies every name it prints.
+			if err := conn.Exec(ctx, "SET search_path = pg_catalog").Close(); err != nil {
+				conn.Close(ctx)
 				return nil, fmt.Errorf("catalog connection to %s: %w", database, err)
 			}
 			d.conn = conn

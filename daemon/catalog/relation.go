@@ -2,8 +2,10 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Relation is a table, view or other relation with its live columns.
@@ -50,17 +52,27 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE `
 
-// RelationByOID returns the relation with oid in database.
+// cachedRel is a relation and when it was read.
+type cachedRel struct {
+	rel *Relation
+	at  time.Time
+}
+
+// RelationByOID returns the relation with oid in database. Entries are
+// cached for TTL, and dropped at once by Invalidate (after DDL through
+// interlockd); DDL made directly on the server is seen within TTL.
 func (c *Catalog) RelationByOID(ctx context.Context, database string, oid uint32) (*Relation, error) {
 	d := c.db(database)
 	if v, ok := d.rels.Load(oid); ok {
-		return v.(*Relation), nil
+		if cr := v.(cachedRel); time.Since(cr.at) < c.ttl {
+			return cr.rel, nil
+		}
 	}
 	r, err := c.relation(ctx, database, "c.oid = $1::oid ORDER BY a.attnum", strconv.FormatUint(uint64(oid), 10))
 	if err != nil {
 		return nil, err
 	}
-	d.rels.Store(oid, r)
+	d.rels.Store(oid, cachedRel{r, time.Now()})
 	return r, nil
 }
 
@@ -69,14 +81,18 @@ func (c *Catalog) RelationByName(ctx context.Context, database, schema, name str
 	d := c.db(database)
 	key := schema + "." + name
 	if v, ok := d.names.Load(key); ok {
-		return c.RelationByOID(ctx, database, v.(uint32))
+		r, err := c.RelationByOID(ctx, database, v.(uint32))
+		if !errors.Is(err, ErrNotFound) {
+			return r, err
+		}
+		d.names.Delete(key) // dropped, maybe re-created under a new OID
 	}
 	r, err := c.relation(ctx, database, "n.nspname = $1 AND c.relname = $2 ORDER BY a.attnum", schema, name)
 	if err != nil {
 		return nil, err
 	}
 	d.names.Store(key, r.OID)
-	d.rels.Store(r.OID, r)
+	d.rels.Store(r.OID, cachedRel{r, time.Now()})
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,7 @@ func (sess *session) onComplete(typ byte, body []byte) {
 	switch typ {
 	case 'C':
 		tag, _, _ = cut(body)
+		sess.afterDDL(tag)
 	case 'I':
 		status = "empty"
 	case 's':
@@ -254,6 +256,21 @@ func (sess *session) maskMessage(typ byte, msg pgwire.Msg) ([]byte, error) {
 		return msg.Raw, be.copyPlan.Finish()
 	}
 	return be.out, err
+}
+
+// afterDDL drops what the catalog cache knows of the session's database
+// after a statement that may have changed it, so masking provenance sees
+// the new definitions.
+func (sess *session) afterDDL(tag []byte) {
+	if sess.ep.Catalog == nil || len(tag) == 0 {
+		return
+	}
+	switch tag[0] {
+	case 'C', 'A', 'D': // CREATE ..., ALTER ..., DROP ...
+		if bytes.HasPrefix(tag, []byte("CREATE ")) || bytes.HasPrefix(tag, []byte("ALTER ")) || bytes.HasPrefix(tag, []byte("DROP ")) {
+			sess.ep.Catalog.Invalidate(sess.params["database"])
+		}
+	}
 }
 
 // since is how long the current statement of query o took.

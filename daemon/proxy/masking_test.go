@@ -338,3 +338,35 @@ func auditRecords(t *testing.T, e *env, typ string) []map[string]any {
 	}
 	return out
 }
+
+// TestMaskingAfterDDL: a view redefined in the session is resolved anew.
+func TestMaskingAfterDDL(t *testing.T) {
+	e := newEnv(t, envOptions{policyData: maskingData(), initSQL: maskingInit})
+	ctx := ctxT(t)
+	c := e.connect(t, "carol", "readers")
+	if got, err := collect(ctx, c, "SELECT tax_id FROM v_contacts", pgx.QueryExecModeSimpleProtocol); err != nil || leak(got) != "" {
+		t.Fatalf("before: %v %q", err, leak(got))
+	}
+	// The view now exposes ssn under another name, through a new column.
+	d := e.direct(t)
+	if _, err := d.Exec(ctx, "CREATE OR REPLACE VIEW public.v_contacts AS SELECT id, name AS tax_id, upper(email) AS mail, name, ssn AS innocent FROM public.customers"); err != nil {
+		t.Fatal(err)
+	}
+	// A DDL through the proxy by anyone invalidates the catalog cache.
+	admin := e.connect(t, "ada", "admins")
+	if _, err := admin.Exec(ctx, "CREATE TABLE scratch (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(ctx, c, "SELECT innocent FROM v_contacts", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := leak(got); l != "" {
+		t.Fatalf("redefined view leaked %q", l)
+	}
+	// And the column that no longer derives from ssn is no longer masked.
+	got, err = collect(ctx, c, "SELECT tax_id FROM v_contacts ORDER BY id", pgx.QueryExecModeSimpleProtocol)
+	if err != nil || !strings.Contains(string(got), "Ada Lovelace") {
+		t.Fatalf("after the view changed, tax_id is %q (%v), want the names unmasked", got, err)
+	}
+}
