@@ -7,18 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/netip"
 	"os"
-	"os/signal"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"syscall"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/interlock-dev/interlock/daemon/alerts"
 	"github.com/interlock-dev/interlock/daemon/approval"
@@ -42,6 +33,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready, if set, is called once every listener is bound.
 	Ready func(*Daemon)
+	// ConfigPath is reread on SIGHUP (see Reload); empty reloads the
+	// policy files only.
+	ConfigPath string
 }
 
 // Daemon is a running interlockd.
@@ -60,219 +54,6 @@ type Daemon struct {
 	Guard         *redirect.Guard
 	approvalStore approval.Store
 	metrics       net.Listener
-}
-
-// redirectEndpoints maps every protected address to its endpoint's
-// bound listener.
-func (d *Daemon) redirectEndpoints() []redirect.Endpoint {
-	var eps []redirect.Endpoint
-	for _, e := range d.cfg.Endpoints {
-		ln, _ := netip.ParseAddrPort(d.Proxy.Addr(e.Name).String())
-		for _, p := range e.Protect {
-			prefix, port, _ := config.ParseProtected(p)
-			eps = append(eps, redirect.Endpoint{Prefix: prefix, Port: port, Listener: ln})
-		}
-	}
-	return eps
-}
-
-// startGuard feeds kernel events to the alert pipeline and attaches the
-// guard. In enforce mode a guard that cannot be attached stops interlockd
-// from starting (fail closed). stop detaches nothing: the pinned programs
-// stay, like the redirect's.
-func (d *Daemon) startGuard(ctx context.Context) (stop func(), err error) {
-	ev, err := d.Redirect.Events()
-	if err != nil {
-		return nil, fmt.Errorf("kernel events: %w", err)
-	}
-	gctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = d.Alerts.Consume(gctx, ev)
-	}()
-	stop = func() {
-		cancel()
-		_ = ev.Close()
-		<-done
-		if d.Guard != nil {
-			_ = d.Guard.Close()
-		}
-	}
-	mode := redirect.GuardMode(d.cfg.Guard)
-	if mode == redirect.GuardOff {
-		return stop, nil
-	}
-	d.Guard, err = redirect.NewGuard(ctx, d.Redirect, redirect.GuardConfig{
-		Mode: mode, Interfaces: d.cfg.GuardInterfaces,
-		UnixSockets: d.cfg.UnixSockets, UnixAllowCgroups: d.cfg.UnixAllowCgroups,
-		Logger: d.log,
-	})
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("attach the bypass guard (set guard: monitor to start without blocking): %w", err)
-	}
-	d.log.Info("bypass guard attached", "mode", mode)
-	return stop, nil
-}
-
-// warnMissingCaps logs capabilities whose absence silently empties origin
-// fields: CAP_SYS_PTRACE (other users' /proc/<pid>/exe) and
-// CAP_DAC_READ_SEARCH (cgroup paths).
-func warnMissingCaps(log *slog.Logger) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		hexCaps, ok := strings.CutPrefix(line, "CapEff:")
-		if !ok {
-			continue
-		}
-		caps, err := strconv.ParseUint(strings.TrimSpace(hexCaps), 16, 64)
-		if err != nil {
-			return
-		}
-		for bit, name := range map[uint]string{2: "CAP_DAC_READ_SEARCH (origin cgroup paths)", 19: "CAP_SYS_PTRACE (origin executables of other users)"} {
-			if caps&(1<<bit) == 0 {
-				log.Warn("missing capability: origin fields will be empty", "capability", name)
-			}
-		}
-	}
-}
-
-// peerCreds gives the alerts handler the control-socket caller.
-func peerCreds(r *http.Request) (alerts.Creds, bool) {
-	p, ok := control.PeerOf(r)
-	if !ok {
-		return alerts.Creds{}, false
-	}
-	return alerts.Creds{UID: p.UID, GID: p.GID}, true
-}
-
-// groupIDs resolves the admin group's id.
-func groupIDs(name string) ([]uint32, error) {
-	if name == "" {
-		return nil, nil
-	}
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return nil, fmt.Errorf("control.admin_group: %w", err)
-	}
-	id, err := strconv.ParseUint(g.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("control.admin_group %s: %w", name, err)
-	}
-	return []uint32{uint32(id)}, nil
-}
-
-// startApprovals opens the approval store and starts the service.
-func (d *Daemon) startApprovals(ctx context.Context, verifier *identity.Verifier) error {
-	c := d.cfg.Approvals
-	var err error
-	switch c.Store.Kind {
-	case "postgres":
-		dsn := c.Store.DSN
-		if c.Store.DSNFile != "" {
-			b, err := os.ReadFile(c.Store.DSNFile)
-			if err != nil {
-				return fmt.Errorf("approval store dsn: %w", err)
-			}
-			dsn = strings.TrimSpace(string(b))
-		}
-		d.approvalStore, err = approval.NewPostgresStore(ctx, approval.PostgresConfig{
-			DSN: dsn, Schema: c.Store.Schema, Table: c.Store.Table, Channel: c.Store.Channel, Logger: d.log,
-		})
-	default:
-		d.approvalStore, err = approval.NewLocalStore(ctx, approval.LocalConfig{Path: c.Store.Path, Logger: d.log})
-	}
-	if err != nil {
-		return fmt.Errorf("approval store: %w", err)
-	}
-	var hook *approval.WebhookConfig
-	if c.Webhook.URL != "" {
-		hook = &approval.WebhookConfig{URL: c.Webhook.URL, Timeout: c.Webhook.Timeout, QueueSize: c.Webhook.QueueSize}
-		if c.Webhook.SecretFile != "" {
-			b, err := os.ReadFile(c.Webhook.SecretFile)
-			if err != nil {
-				_ = d.approvalStore.Close()
-				return fmt.Errorf("approval webhook secret: %w", err)
-			}
-			hook.Secret = strings.TrimSpace(string(b))
-		}
-	}
-	d.Approvals, err = approval.New(ctx, approval.Config{
-		Store: d.approvalStore, Audit: d.Audit, Node: c.NodeName,
-		DefaultTimeout: c.DefaultTimeout, MaxTimeout: c.MaxTimeout, ApprovedTTL: c.ApprovedTTL, Retention: c.Retention,
-		MaxStatementBytes: d.cfg.Audit.MaxStatementBytes, Webhook: hook, Logger: d.log,
-	})
-	if err != nil {
-		_ = d.approvalStore.Close()
-		return fmt.Errorf("approval service: %w", err)
-	}
-	return nil
-}
-
-func (d *Daemon) stopApprovals() {
-	_ = d.Approvals.Close()
-	_ = d.approvalStore.Close()
-}
-
-// certNames are the names and addresses clients may use for endpoint e:
-// its protected addresses, its upstream host, its listener and ServerNames.
-func certNames(e config.Endpoint) ([]string, []netip.Addr) {
-	dns := slices.Clone(e.ServerNames)
-	var ips []netip.Addr
-	add := func(a netip.Addr) {
-		if a.IsValid() && !a.IsUnspecified() && !slices.Contains(ips, a) {
-			ips = append(ips, a.Unmap())
-		}
-	}
-	for _, p := range e.Protect {
-		if prefix, _, err := config.ParseProtected(p); err == nil && prefix.IsSingleIP() {
-			add(prefix.Addr())
-		}
-	}
-	if host, _, err := net.SplitHostPort(e.Upstream.Address); err == nil {
-		if a, err := netip.ParseAddr(host); err == nil {
-			add(a)
-		} else if !slices.Contains(dns, host) {
-			dns = append(dns, host)
-		}
-	}
-	if ap, err := netip.ParseAddrPort(e.Listen); err == nil {
-		add(ap.Addr())
-	}
-	return dns, ips
-}
-
-// hostSessions adapts the session store to the proxy.
-type hostSessions struct{ s *hostsession.Store }
-
-func (h hostSessions) Lookup(uid uint32) (*identity.Identity, bool) {
-	if sess, ok := h.s.Lookup(uid); ok {
-		return sess.Identity, true
-	}
-	return nil, false
-}
-
-// originFunc adapts the redirect's origin lookup to the proxy.
-func originFunc(rd *redirect.Redirector) proxy.OriginFunc {
-	return func(ctx context.Context, client, listener netip.AddrPort) (*policy.Origin, error) {
-		o, err := rd.Origin(ctx, client, listener)
-		if errors.Is(err, redirect.ErrNoOrigin) {
-			return nil, proxy.ErrNoOrigin
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &policy.Origin{
-			PID: int(o.PID), UID: int(o.UID), GID: int(o.GID),
-			Comm: o.Comm, Exe: o.Exe, Cmdline: o.Cmdline,
-			Cgroup: o.Cgroup, Netns: o.NetnsCookie,
-			OriginalDestination: o.OriginalDst.String(),
-		}, nil
-	}
 }
 
 // MetricsAddr is the bound metrics address, or nil.
@@ -371,7 +152,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			}
 		}()
 	}
-	go d.reloadOnSIGHUP(ctx)
 
 	var ca *tlsca.CA
 	if cfg.TLS.Mode != config.TLSDisable {
@@ -536,6 +316,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	for _, e := range cfg.Endpoints {
 		log.Info("listening", "endpoint", e.Name, "addr", d.Proxy.Addr(e.Name).String(), "upstream", e.Upstream.Address)
 	}
+	go d.reloadOnSIGHUP(ctx, opts.ConfigPath)
 	if opts.Ready != nil {
 		opts.Ready(d)
 	}
@@ -554,33 +335,4 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	log.Info("interlockd stopped")
 	return err
-}
-
-// catalogConnector opens catalog connections as role.
-func catalogConnector(d *upstream.Dialer, role config.Role) catalog.Connector {
-	return func(ctx context.Context, database string) (*pgconn.PgConn, error) {
-		pw, err := role.Password()
-		if err != nil {
-			return nil, err
-		}
-		return d.Open(ctx, role.User, pw, database, map[string]string{"application_name": "interlockd-catalog"})
-	}
-}
-
-func (d *Daemon) reloadOnSIGHUP(ctx context.Context) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	defer signal.Stop(ch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-			if err := d.Policy.Reload(ctx); err != nil {
-				d.log.Error("policy reload on SIGHUP failed; keeping the last good policy", "err", err)
-			} else {
-				d.log.Info("policy reloaded on SIGHUP")
-			}
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,7 +67,7 @@ func newWorld(t *testing.T) *world {
 			Name:     "db",
 			Listen:   "127.0.0.1:0",
 			Labels:   map[string]string{"environment": "development"},
-			Protect:  []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)},
+			Protect:  []string{fmt.Sprintf("127.0.0.1:%d", port)},
 			Upstream: config.Upstream{Address: w.pg.Addr().String(), SSLMode: "disable"},
 			Roles: []config.Role{
 				{Group: "admins", User: testenv.RoleAdmin, PasswordFile: pw + "admin"},
@@ -248,6 +249,20 @@ func TestRedirectEndToEnd(t *testing.T) {
 		c := w.dial(t, 4343, "127.0.0.1")
 		if c.first.Code != "28000" || !strings.Contains(c.first.ConnectErr, `no Interlock session for uid 4343`) || !strings.Contains(c.first.ConnectErr, `run "interlock login"`) {
 			t.Fatalf("uid without a session: %+v", c.first)
+		}
+	})
+	t.Run("ReloadAddsProtectedAddress", func(t *testing.T) {
+		// [::1] is not protected yet: the client reaches PostgreSQL
+		// directly, which refuses its made-up password.
+		c := w.dial(t, 65534, "::1")
+		if c.first.Code != "28P01" {
+			t.Fatalf("unprotected [::1]: %+v, want PostgreSQL's own 28P01", c.first)
+		}
+		next := *w.cfg
+		next.Endpoints = slices.Clone(w.cfg.Endpoints)
+		next.Endpoints[0].Protect = []string{fmt.Sprintf("127.0.0.1:%d", w.pg.Port), fmt.Sprintf("[::1]:%d", w.pg.Port)}
+		if err := w.d.Reload(context.Background(), &next); err != nil {
+			t.Fatalf("reload: %v", err)
 		}
 	})
 	t.Run("IPv6", func(t *testing.T) {

@@ -71,7 +71,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := daemon.Run(ctx, cfg, daemon.Options{Logger: log}); err != nil {
+	if err := daemon.Run(ctx, cfg, daemon.Options{Logger: log, ConfigPath: *configPath}); err != nil {
 		log.Error("interlockd failed", "err", err)
 		return 1
 	}
