@@ -356,3 +356,30 @@ func TestAuditUnavailableFailsClosed(t *testing.T) {
 		t.Fatalf("connect with the audit log down: got %v, want 58000", err)
 	}
 }
+
+// TestClientDisconnectsMidResult: a client that goes away in the middle of
+// a large result ends its session (and its backend) cleanly; others carry on.
+func TestClientDisconnectsMidResult(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	other := e.connect(t, "bob", "writers")
+	r := authed(t, e)
+	r.sendMsg(t, &pgproto3.Query{String: "SELECT g, repeat('y', 200) FROM generate_series(1, 5000000) g /* mid-result */"})
+	for i := 0; i < 100; i++ {
+		if _, err := r.fe.Receive(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = r.c.Close()
+	waitFor(t, func() bool { return testutil.ToFloat64(e.metrics.SessionsActive) == 1 })
+	d := e.direct(t)
+	waitFor(t, func() bool {
+		var n int
+		_ = d.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%mid-result%' AND pid <> pg_backend_pid()").Scan(&n)
+		return n == 0
+	})
+	var one int
+	if err := other.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("other session: %v", err)
+	}
+}
