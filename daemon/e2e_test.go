@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,16 +33,27 @@ type world struct {
 	pg     *testenv.Postgres
 	issuer *testenv.Issuer
 	cg     *testenv.Cgroup
+	ns     *testenv.NetNS
 	cfg    *config.Config
 	d      *Daemon
 	stop   func()
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldIn(t, nil) }
+
+// newWorldIn is a world whose database and interlockd listener are on the
+// host side of ns's veth (the node's address, as pods see it) when ns is
+// set, else on loopback.
+func newWorldIn(t *testing.T, ns *testenv.NetNS) *world {
 	t.Helper()
 	testenv.RequireRoot(t)
-	w := &world{}
-	w.pg = testenv.NewPostgres(t, testenv.PostgresOptions{StandardRoles: true, SampleData: true, IPv6: true})
+	w := &world{ns: ns}
+	pgOpts := testenv.PostgresOptions{StandardRoles: true, SampleData: true, IPv6: true}
+	if ns != nil {
+		pgOpts.IPv6 = false
+		pgOpts.ListenAddresses = []netip.Addr{netip.MustParseAddr("127.0.0.1"), ns.HostAddr4}
+	}
+	w.pg = testenv.NewPostgres(t, pgOpts)
 	w.issuer = testenv.NewIssuer(t, testenv.IssuerOptions{})
 	w.cg = testenv.NewCgroup(t)
 	pinDir, err := os.MkdirTemp("/sys/fs/bpf", "interlock-daemon-test-")
@@ -62,12 +74,16 @@ func newWorld(t *testing.T) *world {
 		}
 	}
 	port := w.pg.Port
+	listen, dbHost := "127.0.0.1:0", "127.0.0.1"
+	if ns != nil {
+		listen, dbHost = ns.HostAddr4.String()+":0", ns.HostAddr4.String()
+	}
 	w.cfg = &config.Config{
 		Endpoints: []config.Endpoint{{
 			Name:     "db",
-			Listen:   "127.0.0.1:0",
+			Listen:   listen,
 			Labels:   map[string]string{"environment": "development"},
-			Protect:  []string{fmt.Sprintf("127.0.0.1:%d", port)},
+			Protect:  []string{fmt.Sprintf("%s:%d", dbHost, port)},
 			Upstream: config.Upstream{Address: w.pg.Addr().String(), SSLMode: "disable"},
 			Roles: []config.Role{
 				{Group: "admins", User: testenv.RoleAdmin, PasswordFile: pw + "admin"},
@@ -149,10 +165,21 @@ type client struct {
 // arbitrary password, and reads its connection report.
 func (w *world) dial(t *testing.T, uid uint32, host string) *client {
 	t.Helper()
-	dsn := fmt.Sprintf("host=%s port=%d user=whoever password=not-a-token dbname=%s sslmode=disable connect_timeout=10", host, w.pg.Port, w.pg.Database)
+	return w.dialWith(t, uid, host, "not-a-token", false)
+}
+
+// dialWith starts a client with password; inNS runs it in the world's
+// network namespace (a pod).
+func (w *world) dialWith(t *testing.T, uid uint32, host, password string, inNS bool) *client {
+	t.Helper()
+	dsn := fmt.Sprintf("host=%s port=%d user=whoever password=%s dbname=%s sslmode=disable connect_timeout=10", host, w.pg.Port, password, w.pg.Database)
 	cmd := exec.Command(clientBin)
-	cmd.Env = []string{clientEnv + "=" + dsn}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	if inNS {
+		// nsenter joins the namespace as root, then becomes uid.
+		cmd = exec.Command("nsenter", "--net="+w.ns.Path(), "--setuid", fmt.Sprint(uid), "--setgid", fmt.Sprint(uid), clientBin)
+	}
+	cmd.Env = []string{clientEnv + "=" + dsn}
 	w.cg.Apply(cmd)
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -368,4 +395,36 @@ func TestRedirectEndToEnd(t *testing.T) {
 			t.Fatalf("connect with interlockd stopped: %+v, want connection refused", c.first)
 		}
 	})
+}
+
+// TestPodNetworkNamespace: a process in another network namespace (a pod)
+// connecting to the database's address is redirected to interlockd's
+// listener on the node address, authenticates with a token, and is bound
+// to its origin.
+func TestPodNetworkNamespace(t *testing.T) {
+	ns := testenv.NewNetNS(t)
+	w := newWorldIn(t, ns)
+	tok, err := w.issuer.Mint(testenv.MintOptions{Subject: "ci-job", Groups: []string{"readers"}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.dialWith(t, 4343, ns.HostAddr4.String(), tok, true)
+	if c.first.ConnectErr != "" {
+		t.Fatalf("pod connect: %s", c.first.ConnectErr)
+	}
+	if want := fmt.Sprintf("%s:%d", ns.HostAddr4, w.pg.Port); c.first.Peer != want {
+		t.Fatalf("pod sees peer %s, want the database's %s", c.first.Peer, want)
+	}
+	if r := c.run(t, "SELECT current_user"); len(r.Rows) != 1 || r.Rows[0] != testenv.RoleRO {
+		t.Fatalf("pod current_user: %+v", r)
+	}
+	var found bool
+	for _, r := range w.auditRecords(t, "session_start") {
+		if r["user"] == "ci-job" && r["auth"] == "token" && r["uid"] == float64(4343) && r["netns"].(float64) != 0 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no session_start with the pod's origin: %v", w.auditRecords(t, "session_start"))
+	}
 }

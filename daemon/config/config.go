@@ -64,7 +64,11 @@ type Endpoint struct {
 	// Name identifies the endpoint in policy input, audit and metrics.
 	Name string `yaml:"name"`
 	// Listen is the address interlockd accepts clients on for this
-	// endpoint. Default 127.0.0.1:15432 for the first endpoint.
+	// endpoint. Default 127.0.0.1:15432 for the first endpoint. ${VAR} is
+	// expanded from the environment. A loopback listener serves the host's
+	// network namespace only; connects from other namespaces (containers)
+	// are refused and alerted. A listener on an address those namespaces
+	// route to (the node IP) serves them too.
 	Listen string `yaml:"listen"`
 	// Labels are free-form key/values passed to policy (environment: production).
 	Labels map[string]string `yaml:"labels"`
@@ -455,6 +459,8 @@ func (c *Config) Validate() error {
 		if e.Listen == "" && i == 0 {
 			e.Listen = DefaultListen
 		}
+		// ${VAR} in listen, e.g. ${NODE_IP}:15432 on Kubernetes.
+		e.Listen = os.ExpandEnv(e.Listen)
 		if _, err := netip.ParseAddrPort(e.Listen); err != nil {
 			bad("%s.listen: %q is not ip:port: %v", where, e.Listen, err)
 		} else if listens[e.Listen] {
