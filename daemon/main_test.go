@@ -156,20 +156,6 @@ func rawSYN(addr string) int {
 		fmt.Println(err)
 		return 2
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
-	if err != nil {
-		fmt.Println("raw socket:", err)
-		return 2
-	}
-	defer unix.Close(fd)
-	hdr := make([]byte, 20)
-	hdr[0], hdr[1] = 0xc3, 0x50 // source port 50000
-	hdr[2], hdr[3] = byte(ap.Port()>>8), byte(ap.Port())
-	hdr[4] = 1       // sequence number
-	hdr[12] = 5 << 4 // data offset
-	hdr[13] = 0x02   // SYN
-	hdr[14], hdr[15] = 0xff, 0xff
-	err = unix.Sendto(fd, hdr, 0, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
-	fmt.Println("sendto:", err)
+	fmt.Println("sendto:", testenv.SendRawSYN(ap))
 	return 0
 }

@@ -2,10 +2,10 @@ package redirect
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // helperEnv carries a helperReq: the test binary then acts as a client process.
@@ -22,41 +22,13 @@ func TestMain(m *testing.M) {
 	if req := os.Getenv(helperEnv); req != "" {
 		os.Exit(runHelper(req))
 	}
-	dir, err := copyTestBinary()
+	bin, cleanup, err := testenv.CopyTestBinary(clientComm)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	clientBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-func copyTestBinary() (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("find test binary: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "interlock-redirect-")
-	if err != nil {
-		return "", fmt.Errorf("copy test binary: %w", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", fmt.Errorf("copy test binary: %w", err)
-	}
-	src, err := os.Open(self)
-	if err != nil {
-		return "", fmt.Errorf("copy test binary: %w", err)
-	}
-	defer src.Close()
-	clientBin = filepath.Join(dir, clientComm)
-	dst, err := os.OpenFile(clientBin, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		return "", fmt.Errorf("copy test binary: %w", err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return "", fmt.Errorf("copy test binary: %w", err)
-	}
-	return dir, dst.Close()
 }

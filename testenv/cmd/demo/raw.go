@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // rawEnv makes the demo binary act as the attacker (see rawSYN).
@@ -48,21 +48,7 @@ func rawSYN(addr string) int {
 		fmt.Println(err)
 		return 2
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
-	if err != nil {
-		fmt.Println("raw socket:", err)
-		return 2
-	}
-	defer unix.Close(fd)
-	hdr := make([]byte, 20)
-	hdr[0], hdr[1] = 0xc3, 0x50
-	hdr[2], hdr[3] = byte(ap.Port()>>8), byte(ap.Port())
-	hdr[4] = 1
-	hdr[12] = 5 << 4
-	hdr[13] = 0x02 // SYN
-	hdr[14], hdr[15] = 0xff, 0xff
-	err = unix.Sendto(fd, hdr, 0, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
-	if err != nil {
+	if err := testenv.SendRawSYN(ap); err != nil {
 		fmt.Println("sendto:", err, "— the guard dropped the packet")
 	} else {
 		fmt.Println("sendto returned; the guard drops the packet on its way out")
