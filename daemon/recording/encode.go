@@ -6,77 +6,16 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/interlock-dev/interlock/daemon/jsonstr"
 )
 
 const hexDigits = "0123456789abcdef"
 
-// plain[c] is true for the ASCII bytes a JSON string holds unescaped.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // appendString appends s as a JSON string; invalid UTF-8 bytes become
 // U+FFFD. Control characters, quote, backslash and U+2028/U+2029 are
 // escaped.
-func appendString(dst []byte, s string) []byte {
-	dst, _ = appendJSONString(dst, s, true)
-	return dst
-}
-
-// appendJSONString appends s as a JSON string. With lossy false it stops
-// and reports false at the first invalid UTF-8 byte (dst is then partly
-// written: the caller rolls it back).
-func appendJSONString(dst []byte, s string, lossy bool) ([]byte, bool) {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plain[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			if !lossy {
-				return dst, false
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"'), true
-}
+func appendString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }
 
 // bytesString views b as a string without copying; the string must not
 // outlive b's contents.
@@ -120,7 +59,7 @@ func appendData(dst []byte, v []byte, format int16, full int) []byte {
 			dst = append(dst, `{"text":`...)
 		}
 		var ok bool
-		if dst, ok = appendJSONString(dst, bytesString(v), false); ok {
+		if dst, ok = jsonstr.AppendValid(dst, bytesString(v)); ok {
 			if cut {
 				dst = append(dst, `,"len":`...)
 				dst = strconv.AppendInt(dst, int64(full), 10)
