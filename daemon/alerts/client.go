@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/interlock-dev/interlock/daemon/control"
 )
 
 // Client reads alerts from interlockd's control socket.
@@ -32,14 +33,8 @@ var ErrStreamEnded = errors.New("alerts: the daemon ended the stream")
 
 // NewClient returns a client of the daemon's control socket.
 func NewClient(socketPath string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
-		},
-		MaxIdleConns: 1,
-	}
-	return &Client{http: &http.Client{Transport: tr}}
+	// No overall timeout: --follow streams for as long as it is wanted.
+	return &Client{http: control.HTTPClient(socketPath, 0)}
 }
 
 // Close releases idle connections.

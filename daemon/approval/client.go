@@ -29,19 +29,11 @@ type Client struct {
 
 // NewControlClient talks to interlockd's control socket.
 func NewControlClient(socketPath string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
-		},
-		MaxIdleConns:    1,
-		IdleConnTimeout: 10 * time.Second,
-	}
 	return &Client{
 		base:  "http://interlockd",
 		where: fmt.Sprintf("interlockd at %s", socketPath),
 		hint:  " (is it running? the socket is chosen with --socket or " + control.SocketEnv + ")",
-		http:  &http.Client{Transport: tr, Timeout: time.Minute},
+		http:  control.HTTPClient(socketPath, time.Minute),
 	}
 }
 

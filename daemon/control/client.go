@@ -35,6 +35,13 @@ type Client struct {
 
 // NewClient returns a client of the daemon listening on socketPath.
 func NewClient(socketPath string) *Client {
+	return &Client{socket: socketPath, http: HTTPClient(socketPath, time.Minute)}
+}
+
+// HTTPClient is an HTTP client whose every request goes to the control
+// socket at socketPath (any host name in the URL), with the given overall
+// timeout (0: none, for streams).
+func HTTPClient(socketPath string, timeout time.Duration) *http.Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -43,7 +50,7 @@ func NewClient(socketPath string) *Client {
 		MaxIdleConns:    1,
 		IdleConnTimeout: 10 * time.Second,
 	}
-	return &Client{socket: socketPath, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &http.Client{Transport: tr, Timeout: timeout}
 }
 
 // Close releases idle connections.
