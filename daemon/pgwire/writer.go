@@ -33,6 +33,25 @@ func (w *Writer) Send(msg interface{ Encode([]byte) ([]byte, error) }) error {
 	return nil
 }
 
+// RowRewriter rewrites a DataRow body into a whole DataRow message
+// appended to dst (policy/mask's Plan).
+type RowRewriter interface {
+	AppendDataRow(dst, body []byte) ([]byte, error)
+}
+
+// AppendRow queues the DataRow that r makes of body, written straight into
+// the buffer (no intermediate copy), and returns the queued message; it is
+// valid until the next Flush.
+func (w *Writer) AppendRow(r RowRewriter, body []byte) ([]byte, error) {
+	start := len(w.buf)
+	b, err := r.AppendDataRow(w.buf, body)
+	if err != nil {
+		return nil, err
+	}
+	w.buf = b
+	return w.buf[start:], nil
+}
+
 // Full reports whether the buffer has grown enough to be flushed now.
 func (w *Writer) Full() bool { return len(w.buf) >= flushAbove }
 

@@ -68,8 +68,14 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
 		}
+		if typ == 'D' && sess.be.plan != nil {
+			if err := sess.maskedRow(msg); err != nil {
+				return err
+			}
+			continue
+		}
 		out := msg.Raw
-		if sess.be.plan != nil && typ == 'D' || sess.be.copyPlan != nil && (typ == 'd' || typ == 'c') {
+		if sess.be.copyPlan != nil && (typ == 'd' || typ == 'c') {
 			if out, err = sess.maskMessage(typ, msg); err != nil {
 				sess.log.Error("masking failed; ending the session", "err", err)
 				sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
@@ -243,13 +249,37 @@ func (sess *session) onCopyOut(ctx context.Context, msg pgwire.Msg) {
 	sess.be.copyPlan, sess.be.rep = plan, rep
 }
 
-// maskMessage rewrites a DataRow or CopyData message.
+// maskedRow masks a DataRow straight into the client's write buffer.
+func (sess *session) maskedRow(msg pgwire.Msg) error {
+	sess.cwMu.Lock()
+	out, err := sess.cw.AppendRow(sess.be.plan, msg.Body)
+	if err == nil {
+		if sess.rec != nil {
+			if o, ok := sess.ops.front(); ok {
+				sess.rec.DataRow(o.stmtNo(), out[pgwire.HeaderLen:], nil)
+			}
+		}
+		if sess.ur.Buffered() == 0 || sess.cw.Full() {
+			err = sess.cw.Flush()
+			if err != nil {
+				err = fmt.Errorf("%w: write: %w", errClientGone, err)
+			}
+		}
+	} else {
+		sess.log.Error("masking failed; ending the session", "err", err)
+		sess.cwMu.Unlock()
+		sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
+		return err
+	}
+	sess.cwMu.Unlock()
+	return err
+}
+
+// maskMessage rewrites a CopyData message (or checks CopyDone).
 func (sess *session) maskMessage(typ byte, msg pgwire.Msg) ([]byte, error) {
 	var err error
 	be := &sess.be
 	switch typ {
-	case 'D':
-		be.out, err = be.plan.AppendDataRow(be.out[:0], msg.Body)
 	case 'd':
 		be.out, err = be.copyPlan.AppendCopyData(be.out[:0], msg.Body)
 	case 'c':
