@@ -93,6 +93,9 @@ func (st *stack) interlockd(ctx context.Context) (*child, uint16, error) {
 	cmd := exec.Command(st.tools.Interlockd, "-config", cfgPath, "-log-level", "warn")
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=" + dir}
+	if v := os.Getenv("INTERLOCKD_GOMAXPROCS"); v != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+v) // for tuning experiments
+	}
 	if st.redirect != nil {
 		st.redirect.cg.Apply(cmd)
 	}

@@ -44,6 +44,7 @@ func TestGoals(t *testing.T) {
 		redirect = "interlockd-redirect / interlockd TPS, select-simple"
 		guardOn  = "interlockd-guard / interlockd-redirect TPS, select-simple (guard on vs. off)"
 		bulk     = "interlockd-guard / interlockd-redirect MiB/s, guard-bulk"
+		bulkCPU  = "interlockd-guard / interlockd-redirect sender CPU per MiB, guard-bulk"
 		hotPath  = "daemon/proxy BenchmarkStatementHit ≤ 5 µs/op and 0 allocs/op"
 	)
 	tests := []struct {
@@ -87,7 +88,7 @@ func TestGoals(t *testing.T) {
 				fakeWorkload("select-simple", map[string][]float64{targetInterlockd: {100}, targetRedirect: {98}, targetGuard: {97}}),
 				fakeWorkload("guard-bulk", map[string][]float64{targetRedirect: {4000}, targetGuard: {3900}}),
 			}},
-			want: map[string]string{wideGoal: "PASS", noMask: "reported", maskCost: "reported", connect: "reported", redirect: "reported", guardOn: "reported", bulk: "reported"},
+			want: map[string]string{wideGoal: "PASS", noMask: "reported", maskCost: "reported", connect: "reported", redirect: "reported", guardOn: "reported", bulk: "reported", bulkCPU: "reported"},
 		},
 		{
 			name: "wide just below pgbouncer",
@@ -125,6 +126,13 @@ func TestGoals(t *testing.T) {
 	rep := tests[0].rep
 	if m := rep.goals()[0].Measured; !strings.HasPrefix(m, "0.80× (rounds 0.76–0.80)") {
 		t.Errorf("measured = %q, want the paired median 0.80× with its range", m)
+	}
+	// The bulk CPU line compares CPU per MiB, not MiB/s: fakeWorkload's
+	// client CPU is 100 µs per transaction for every run.
+	for _, g := range tests[4].rep.goals() {
+		if strings.HasPrefix(g.What, bulkCPU) && !strings.HasPrefix(g.Measured, "1.00× (rounds 1.00–1.00)") {
+			t.Errorf("bulk CPU measured = %q, want 1.00×", g.Measured)
+		}
 	}
 	// 498/500 = 0.996 fails 1.00: shown with 3 decimals, not as 1.00.
 	for _, g := range tests[len(tests)-1].rep.goals() {
