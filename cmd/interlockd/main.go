@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 
 	"github.com/interlock-dev/interlock/daemon"
@@ -29,12 +28,6 @@ func run() int {
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	logJSON := flag.Bool("log-json", false, "log as JSON lines")
 	flag.Parse()
-	if os.Getenv("GOMAXPROCS") == "" {
-		// A host agent shares the machine with the workloads it guards:
-		// half the CPUs keep the scheduler from spinning on all of them.
-		// GOMAXPROCS in the environment overrides this.
-		runtime.GOMAXPROCS(max(1, runtime.NumCPU()/2))
-	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
