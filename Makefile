@@ -23,7 +23,7 @@ test: ## run every test (strict: needs root, BPF and PostgreSQL; fails with inst
 test-short: ## quick unprivileged run (skips tests that need root or PostgreSQL)
 	$(GO) test -short -count=1 ./...
 
-bench: deps build ## side-by-side benchmarks (pgbench: direct, pgbouncer, interlockd) and Go micro-benchmarks
+bench: deps build ## side-by-side benchmarks: pgbench direct / pgbouncer / interlockd (+redirect, guard, masking), Go micro-benchmarks
 	$(GO) run ./testenv/cmd/bench
 
 demo: deps build ## the whole mission on a throwaway PostgreSQL (as root): redirect, masking, approvals, guard
