@@ -201,6 +201,14 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 		sess.substituteQuery(reason)
 		return nil
 	}
+	// Whether the results can be masked is known before anything is
+	// approved or recorded as allowed.
+	masks, reason := sess.queryMasks(res, text)
+	if reason != "" {
+		sess.auditDenied(res, text, reason, "simple")
+		sess.substituteQuery(reason)
+		return nil
+	}
 	var approved *approval.Request
 	if res.NeedsApproval() {
 		// The text outlives the read buffer while it is held.
@@ -228,13 +236,6 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 			sess.substituteQuery("the audit log cannot be written, so no statement can run")
 			return nil
 		}
-	}
-	masks, reason := sess.queryMasks(res, text)
-	if reason != "" {
-		fe.stmt = first - 1
-		sess.auditDenied(res, text, reason, "simple")
-		sess.substituteQuery(reason)
-		return nil
 	}
 	sess.countStatements(res, true)
 	if sess.rec != nil {
@@ -416,13 +417,13 @@ func (sess *session) onBind(msg pgwire.Msg) error {
 // statements prepared before it.
 func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 	portal, rest, ok := cut(msg.Body)
-	var maxRows uint32
-	if len(rest) >= 4 {
-		maxRows = binary.BigEndian.Uint32(rest)
-	}
 	if !ok {
 		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Execute message"))
 		return errors.New("invalid Execute message")
+	}
+	var maxRows uint32
+	if len(rest) >= 4 {
+		maxRows = binary.BigEndian.Uint32(rest)
 	}
 	fe := &sess.fe
 	p, params := fe.unnamedP, fe.unnamedParams
@@ -440,15 +441,20 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		res, err = sess.check.Check(ctx, p.text, p.scs)
 		reason = sess.verdict(res, err)
 	}
+	var c *policy.Checked
+	var masks []*maskCtx
+	if reason == "" {
+		if len(res.Statements) > 0 {
+			c = &res.Statements[0]
+		}
+		masks, reason = sess.executeMasks(c, p)
+	}
 	if reason != "" {
 		text := ""
 		if p != nil {
 			text = p.text
 		}
-		sess.auditDenied(res, text, reason, "extended")
-		sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
-		sess.substituteExecute()
-		fe.discarding = true
+		sess.denyExecute(res, text, reason, denial(reason))
 		return nil
 	}
 	var approved *approval.Request
@@ -456,9 +462,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		portalName := string(portal)
 		r, e := sess.awaitApproval(ctx, p.text, params, res.Decision.RequireApproval)
 		if e != nil {
-			sess.auditDenied(res, p.text, e.Message, "extended")
-			sess.substitute(opExecute, e)
-			fe.discarding = true
+			sess.denyExecute(res, p.text, e.Message, e)
 			return nil
 		}
 		approved = r
@@ -466,34 +470,12 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		msg = pgwire.Msg{}
 	}
 	fe.stmt++
-	var c *policy.Checked
-	if len(res.Statements) > 0 {
-		c = &res.Statements[0]
-	}
-	var masks []*maskCtx
-	if mc := sess.maskContext(c); mc != nil {
-		if slices.Contains(c.Statement.Kinds, analysis.KindCopyTo) {
-			cp, err := analysis.CopyOptions(p.text, analysis.Options{StandardConformingStrings: p.scs != policy.SCSOff})
-			if err != nil {
-				fe.stmt--
-				reason := "the COPY statement's options could not be read, so its output cannot be masked"
-				sess.auditDenied(res, p.text, reason, "extended")
-				sess.ops.push(op{kind: opExecute, deny: denial(reason), start: time.Now()})
-				sess.substituteExecute()
-				fe.discarding = true
-				return nil
-			}
-			mc.copy = cp
-		}
-		masks = []*maskCtx{mc}
-	}
 	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended", approved)
 	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
 		fe.stmt--
 		sess.auditFailed(err)
 		sess.countStatements(res, false)
-		sess.ops.push(op{kind: opExecute, deny: denial("the audit log cannot be written, so no statement can run"), start: time.Now()})
-		sess.substituteExecute()
+		sess.substitute(opExecute, denial("the audit log cannot be written, so no statement can run"))
 		fe.discarding = true
 		return nil
 	}
@@ -515,6 +497,31 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 		sess.uw.Append(msg.Raw)
 	}
 	return nil
+}
+
+// denyExecute refuses an Execute: audited, the failing substitute sent, and
+// the rest of the pipeline skipped until Sync as the server would.
+func (sess *session) denyExecute(res *policy.Result, text, reason string, e *pgproto3.ErrorResponse) {
+	sess.auditDenied(res, text, reason, "extended")
+	sess.substitute(opExecute, e)
+	sess.fe.discarding = true
+}
+
+// executeMasks returns the masking context of the statement behind a
+// portal, or a reason it cannot be masked safely.
+func (sess *session) executeMasks(c *policy.Checked, p *prepared) ([]*maskCtx, string) {
+	mc := sess.maskContext(c)
+	if mc == nil {
+		return nil, ""
+	}
+	if slices.Contains(c.Statement.Kinds, analysis.KindCopyTo) {
+		cp, err := analysis.CopyOptions(p.text, analysis.Options{StandardConformingStrings: p.scs != policy.SCSOff})
+		if err != nil {
+			return nil, "the COPY statement's options could not be read, so its output cannot be masked"
+		}
+		mc.copy = cp
+	}
+	return []*maskCtx{mc}, ""
 }
 
 func (sess *session) onClose(msg pgwire.Msg) {
