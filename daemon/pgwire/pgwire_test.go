@@ -250,3 +250,24 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestHasMessage(t *testing.T) {
+	in := append(frame('Q', "SELECT 1\x00"), frame('S', "")[:3]...)
+	r := NewReaderSize(bytes.NewReader(in), 64)
+	if r.HasMessage() {
+		t.Fatal("HasMessage before anything was read")
+	}
+	if _, err := r.Next(0); err != nil {
+		t.Fatal(err)
+	}
+	if r.HasMessage() {
+		t.Fatal("HasMessage with only part of a header buffered")
+	}
+	r = NewReader(bytes.NewReader(append(frame('Q', "a\x00"), frame('Z', "I")...)))
+	if _, err := r.Next(0); err != nil {
+		t.Fatal(err)
+	}
+	if !r.HasMessage() {
+		t.Fatal("a whole buffered message not seen")
+	}
+}

@@ -54,8 +54,23 @@ type Reader struct {
 }
 
 // NewReader returns a Reader with a small initial buffer.
-func NewReader(rd io.Reader) *Reader {
-	return &Reader{rd: rd, buf: make([]byte, defaultBufSize), pending: -1}
+func NewReader(rd io.Reader) *Reader { return NewReaderSize(rd, defaultBufSize) }
+
+// NewReaderSize returns a Reader whose buffer starts at size bytes: a
+// larger buffer reads bulk results with fewer system calls.
+func NewReaderSize(rd io.Reader, size int) *Reader {
+	return &Reader{rd: rd, buf: make([]byte, max(size, HeaderLen)), pending: -1}
+}
+
+// HasMessage reports whether a whole message is buffered, so the next Next
+// or NextHeader+Body will not block.
+func (r *Reader) HasMessage() bool {
+	n := r.w - r.r
+	if n < HeaderLen {
+		return false
+	}
+	l := int(int32(binary.BigEndian.Uint32(r.buf[r.r+1:])))
+	return l >= 4 && n >= 1+l
 }
 
 // Buffered reports how many bytes are buffered and not yet returned. The

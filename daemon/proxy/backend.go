@@ -40,7 +40,24 @@ var errUpstreamGone = errors.New("upstream connection lost")
 // backendLoop reads server messages, tracks what they answer and writes
 // them to the client.
 func (sess *session) backendLoop(ctx context.Context) error {
+	// The client writer is locked once for every run of buffered messages
+	// (a result set is thousands of rows) and released before any read
+	// that could block.
+	locked := false
+	defer func() {
+		if locked {
+			sess.cwMu.Unlock()
+		}
+	}()
 	for {
+		if locked && !sess.ur.HasMessage() {
+			err := sess.cw.Flush()
+			sess.cwMu.Unlock()
+			locked = false
+			if err != nil {
+				return fmt.Errorf("%w: write: %w", errClientGone, err)
+			}
+		}
 		typ, n, err := sess.ur.NextHeader()
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
@@ -52,21 +69,32 @@ func (sess *session) backendLoop(ctx context.Context) error {
 					sess.rec.SkipRow(o.stmtNo())
 				}
 			}
-			sess.cwMu.Lock()
+			if !locked {
+				sess.cwMu.Lock()
+			}
 			err := sess.ur.Stream(sess.cw)
 			sess.cwMu.Unlock()
+			locked = false
 			if err != nil {
 				return fmt.Errorf("stream to client: %w", err)
 			}
 			continue
 		}
 		if n > maxMaskedRow {
+			if locked {
+				sess.cwMu.Unlock()
+				locked = false
+			}
 			sess.terminate(pgwire.Fatal(pgwire.CodeProgramLimitExceeded, fmt.Sprintf("a result message of %d bytes is too large to mask", n)))
 			return fmt.Errorf("masked message of %d bytes", n)
 		}
 		msg, err := sess.ur.Body()
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
+		}
+		if !locked {
+			sess.cwMu.Lock()
+			locked = true
 		}
 		if typ == 'D' && sess.be.plan != nil {
 			if err := sess.maskedRow(msg); err != nil {
@@ -78,7 +106,7 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		if sess.be.copyPlan != nil && (typ == 'd' || typ == 'c') {
 			if out, err = sess.maskMessage(typ, msg); err != nil {
 				sess.log.Error("masking failed; ending the session", "err", err)
-				sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
+				sess.terminateHeld(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
 				return err
 			}
 		}
@@ -125,16 +153,13 @@ func (sess *session) backendLoop(ctx context.Context) error {
 		if sess.rec != nil && out != nil {
 			sess.record(typ, msg, out)
 		}
-		sess.cwMu.Lock()
 		if out != nil {
 			sess.cw.Append(out)
 		}
-		if sess.ur.Buffered() == 0 || sess.cw.Full() {
-			err = sess.cw.Flush()
-		}
-		sess.cwMu.Unlock()
-		if err != nil {
-			return fmt.Errorf("%w: write: %w", errClientGone, err)
+		if sess.cw.Full() {
+			if err := sess.cw.Flush(); err != nil {
+				return fmt.Errorf("%w: write: %w", errClientGone, err)
+			}
 		}
 	}
 }
@@ -209,7 +234,7 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 	sess.be.masked = true
 	rd := &sess.be.rowDesc
 	if err := rd.Decode(msg.Body); err != nil {
-		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid RowDescription from the server"))
+		sess.terminateHeld(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid RowDescription from the server"))
 		return nil
 	}
 	plan, rep, err := sess.resultPlan(ctx, mc, rd.Fields)
@@ -235,7 +260,7 @@ func (sess *session) onCopyOut(ctx context.Context, msg pgwire.Msg) {
 	sess.be.masked = true
 	cr := &sess.be.copyResp
 	if err := cr.Decode(msg.Body); err != nil {
-		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid CopyOutResponse from the server"))
+		sess.terminateHeld(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid CopyOutResponse from the server"))
 		return
 	}
 	plan, rep, err := sess.copyPlan(ctx, mc, len(cr.ColumnFormatCodes))
@@ -243,36 +268,32 @@ func (sess *session) onCopyOut(ctx context.Context, msg pgwire.Msg) {
 		// COPY cannot be masked safely: end the session rather than send
 		// unmasked data.
 		sess.log.Error("COPY masking plan", "err", err)
-		sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock cannot mask this COPY and ended the session: "+err.Error()))
+		sess.terminateHeld(pgwire.Fatal(pgwire.CodeSystemError, "Interlock cannot mask this COPY and ended the session: "+err.Error()))
 		return
 	}
 	sess.be.copyPlan, sess.be.rep = plan, rep
 }
 
-// maskedRow masks a DataRow straight into the client's write buffer.
+// maskedRow masks a DataRow straight into the client's write buffer; the
+// caller holds the writer.
 func (sess *session) maskedRow(msg pgwire.Msg) error {
-	sess.cwMu.Lock()
 	out, err := sess.cw.AppendRow(sess.be.plan, msg.Body)
-	if err == nil {
-		if sess.rec != nil {
-			if o, ok := sess.ops.front(); ok {
-				sess.rec.DataRow(o.stmtNo(), out[pgwire.HeaderLen:], nil)
-			}
-		}
-		if sess.ur.Buffered() == 0 || sess.cw.Full() {
-			err = sess.cw.Flush()
-			if err != nil {
-				err = fmt.Errorf("%w: write: %w", errClientGone, err)
-			}
-		}
-	} else {
+	if err != nil {
 		sess.log.Error("masking failed; ending the session", "err", err)
-		sess.cwMu.Unlock()
-		sess.terminate(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
+		sess.terminateHeld(pgwire.Fatal(pgwire.CodeSystemError, "Interlock could not mask a result and ended the session: "+err.Error()))
 		return err
 	}
-	sess.cwMu.Unlock()
-	return err
+	if sess.rec != nil {
+		if o, ok := sess.ops.front(); ok {
+			sess.rec.DataRow(o.stmtNo(), out[pgwire.HeaderLen:], nil)
+		}
+	}
+	if sess.cw.Full() {
+		if err := sess.cw.Flush(); err != nil {
+			return fmt.Errorf("%w: write: %w", errClientGone, err)
+		}
+	}
+	return nil
 }
 
 // maskMessage rewrites a CopyData message (or checks CopyDone).

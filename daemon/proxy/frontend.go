@@ -104,7 +104,7 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 		if fe.terminated {
 			return sess.uw.Flush()
 		}
-		if sess.cr.Buffered() == 0 || sess.uw.Full() {
+		if !sess.cr.HasMessage() || sess.uw.Full() {
 			if err := sess.uw.Flush(); err != nil {
 				return fmt.Errorf("write upstream: %w", err)
 			}

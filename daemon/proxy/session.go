@@ -251,7 +251,7 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		return sess.reject("upstream", pgwire.CodeConnectionFailure, "could not connect to the database through Interlock (see interlockd's log)")
 	}
 	sess.up = h.Conn
-	sess.ur = pgwire.NewReader(h.Conn)
+	sess.ur = pgwire.NewReaderSize(h.Conn, upstreamReadBuffer)
 	sess.uw = pgwire.NewWriter(h.Conn)
 	sess.upPID, sess.upKey = h.PID, h.SecretKey
 	sess.txStatus = h.TxStatus
@@ -411,6 +411,10 @@ func noSessionMsg(uid int) string {
 	return fmt.Sprintf("no Interlock session for uid %d (%s): run \"interlock login\"", uid, name)
 }
 
+// upstreamReadBuffer sizes the buffer results are read into: bulk results
+// then cost fewer system calls.
+const upstreamReadBuffer = 64 << 10
+
 // maxTokenLen bounds the password message (a JWT).
 const maxTokenLen = 64 << 10
 
@@ -452,18 +456,40 @@ func (sess *session) cancelUpstream(ctx context.Context) error {
 	return sess.ep.Dialer.Cancel(ctx, sess.upPID, sess.upKey)
 }
 
+// tryLock locks mu within d.
+func tryLock(mu *sync.Mutex, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !mu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
 // terminate ends the session with a FATAL error to the client.
-func (sess *session) terminate(e *pgproto3.ErrorResponse) {
+func (sess *session) terminate(e *pgproto3.ErrorResponse) { sess.end(e, false) }
+
+// terminateHeld is terminate for a caller that holds cwMu.
+func (sess *session) terminateHeld(e *pgproto3.ErrorResponse) { sess.end(e, true) }
+
+func (sess *session) end(e *pgproto3.ErrorResponse, held bool) {
 	sess.termOnce.Do(func() {
 		if sess.expiry != nil {
 			sess.expiry.Stop()
 		}
 		sess.termErr = e
-		sess.cwMu.Lock()
-		_ = sess.client.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = sess.cw.Send(e)
-		_ = sess.cw.Flush()
-		sess.cwMu.Unlock()
+		// The backend loop may hold the writer while it streams a large
+		// message; the FATAL is best effort, closing is not.
+		if held || tryLock(&sess.cwMu, time.Second) {
+			_ = sess.client.SetWriteDeadline(time.Now().Add(time.Second))
+			_ = sess.cw.Send(e)
+			_ = sess.cw.Flush()
+			if !held {
+				sess.cwMu.Unlock()
+			}
+		}
 		_ = sess.client.Close()
 		if sess.up != nil {
 			_ = sess.up.Close()
