@@ -73,8 +73,7 @@ func (r *Reader) HasMessage() bool {
 	return l >= 4 && n >= 1+l
 }
 
-// Buffered reports how many bytes are buffered and not yet returned. The
-// relay flushes its output when this is zero, before it would block.
+// Buffered reports how many bytes are buffered and not yet returned.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
 // fill makes at least n bytes available at buf[r:]. The buffer grows as
