@@ -53,15 +53,6 @@ type Daemon struct {
 	Alerts        *alerts.Pipeline
 	Guard         *redirect.Guard
 	approvalStore approval.Store
-	metrics       net.Listener
-}
-
-// MetricsAddr is the bound metrics address, or nil.
-func (d *Daemon) MetricsAddr() net.Addr {
-	if d.metrics == nil {
-		return nil
-	}
-	return d.metrics.Addr()
 }
 
 // Run starts interlockd and blocks until ctx ends or a component fails.
@@ -95,6 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("open audit log: %w", err)
 	}
 	defer func() { err = errors.Join(err, d.Audit.Close()) }()
+	d.Metrics.ObserveAuditHead(func() uint64 { next, _ := d.Audit.Head(); return next })
 
 	d.Alerts, err = alerts.New(ctx, alerts.Config{
 		Logger: log, Audit: d.Audit, Registerer: d.Metrics.Registry, Host: cfg.Approvals.NodeName,
@@ -306,12 +298,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	errc := make(chan error, 2)
 	running := 0
 	if cfg.Metrics.Listen != "" {
-		d.metrics, err = net.Listen("tcp", cfg.Metrics.Listen)
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
 		running++
-		go func() { errc <- d.Metrics.ServeListener(ctx, d.metrics) }()
+		go func() { errc <- d.Metrics.ServeListener(ctx, ln) }()
 	}
 	for _, e := range cfg.Endpoints {
 		log.Info("listening", "endpoint", e.Name, "addr", d.Proxy.Addr(e.Name).String(), "upstream", e.Upstream.Address)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -108,25 +107,6 @@ func code(err error) string {
 	}
 	return ""
 }
-
-// waitListening polls until addr accepts connections.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func lines(s ...string) string { return strings.Join(s, "\n") + "\n" }
 
 // dialMapped connects an AF_INET6 socket to an IPv4-mapped address, which
 // Go's dialer would turn into an IPv4 socket.

@@ -26,24 +26,11 @@ const markerPath = "/run/interlock-test-none/.s.marker"
 func requireGuard(tb testing.TB) {
 	tb.Helper()
 	requireBPF(tb)
-	checks := []struct {
-		what string
-		err  error
-	}{
+	requireKernel(tb, "the guard needs Linux 6.7+ (connect_unix, tcx)", []kernelFeature{
 		{"cgroup_skb programs", features.HaveProgramType(ebpf.CGroupSKB)},
 		{"ring buffers (Linux 5.8+)", features.HaveMapType(ebpf.RingBuf)},
 		{"sockopt programs", features.HaveProgramType(ebpf.CGroupSockopt)},
-	}
-	for _, c := range checks {
-		if c.err == nil {
-			continue
-		}
-		msg := "kernel lacks " + c.what + ": " + c.err.Error() + "; the guard needs Linux 6.7+ (connect_unix, tcx)"
-		if testing.Short() {
-			tb.Skip("skipping in -short mode: " + msg)
-		}
-		tb.Fatal(msg)
-	}
+	})
 }
 
 // genv is a guard test's world: the redirect env, a guard, the event

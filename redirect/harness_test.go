@@ -25,20 +25,29 @@ const (
 func requireBPF(tb testing.TB) {
 	tb.Helper()
 	testenv.RequireRoot(tb)
-	checks := []struct {
-		what string
-		err  error
-	}{
+	requireKernel(tb, "the redirect needs Linux 6.1+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF", []kernelFeature{
 		{"cgroup sock_addr programs (CONFIG_CGROUP_BPF)", features.HaveProgramType(ebpf.CGroupSockAddr)},
 		{"sockops programs (CONFIG_CGROUP_BPF)", features.HaveProgramType(ebpf.SockOps)},
 		{"LPM trie maps", features.HaveMapType(ebpf.LPMTrie)},
 		{"socket storage maps (CONFIG_BPF_SYSCALL, Linux 5.2+)", features.HaveMapType(ebpf.SkStorage)},
-	}
-	for _, c := range checks {
-		if c.err == nil {
+	})
+}
+
+// kernelFeature is a kernel feature probe's result.
+type kernelFeature struct {
+	what string
+	err  error
+}
+
+// requireKernel fails the test (skips it under testing.Short()) at the
+// first feature the kernel lacks; need says what needs them.
+func requireKernel(tb testing.TB, need string, fs []kernelFeature) {
+	tb.Helper()
+	for _, f := range fs {
+		if f.err == nil {
 			continue
 		}
-		msg := "kernel lacks " + c.what + ": " + c.err.Error() + "; the redirect needs Linux 6.1+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF"
+		msg := "kernel lacks " + f.what + ": " + f.err.Error() + "; " + need
 		if testing.Short() {
 			tb.Skip("skipping in -short mode: " + msg)
 		}

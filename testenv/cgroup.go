@@ -106,15 +106,6 @@ func (c *Cgroup) Cmd(ctx context.Context, name string, args ...string) *exec.Cmd
 	return cmd
 }
 
-// AddProc moves a running process (all its threads) into the cgroup. Its
-// existing sockets stay in their old cgroup.
-func (c *Cgroup) AddProc(pid int) error {
-	if err := os.WriteFile(filepath.Join(c.Path, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-		return fmt.Errorf("move pid %d into cgroup: %w", pid, err)
-	}
-	return nil
-}
-
 // Procs lists the pids in the cgroup.
 func (c *Cgroup) Procs() ([]int, error) {
 	b, err := os.ReadFile(filepath.Join(c.Path, "cgroup.procs"))

@@ -17,15 +17,11 @@ func CopyTestBinary(name string) (path string, cleanup func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("find test binary: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "interlock-bin-")
+	dir, err := sharedTempDir("interlock-bin-")
 	if err != nil {
 		return "", nil, fmt.Errorf("copy test binary: %w", err)
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	if err := os.Chmod(dir, 0o755); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("copy test binary: %w", err)
-	}
 	src, err := os.Open(self)
 	if err != nil {
 		cleanup()

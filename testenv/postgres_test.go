@@ -217,7 +217,7 @@ func TestPostgresCloseKillsWhenPgCtlFails(t *testing.T) {
 func TestPostgresStartFailures(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	base := sharedTempDir(t)
+	base := SharedTempDir(t, "testenv-base-")
 	cases := []struct {
 		name    string
 		opts    PostgresOptions
@@ -304,26 +304,12 @@ func TestCheckTraversable(t *testing.T) {
 	if err := other.checkTraversable(private); err == nil {
 		t.Errorf("checkTraversable(%s) = nil, want error", private)
 	}
-	if err := other.checkTraversable(sharedTempDir(t)); err != nil {
+	if err := other.checkTraversable(SharedTempDir(t, "testenv-base-")); err != nil {
 		t.Errorf("checkTraversable(shared dir) = %v, want nil", err)
 	}
 	if err := (osUser{}).checkTraversable(private); err != nil {
 		t.Errorf("checkTraversable as ourselves = %v, want nil", err)
 	}
-}
-
-// sharedTempDir is an empty directory the postgres OS user can traverse.
-func sharedTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "testenv-base-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 func mustConnect(t *testing.T, pg *Postgres, user, password string) *pgx.Conn {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/interlock-dev/interlock/daemon/alerts"
 	"github.com/interlock-dev/interlock/daemon/control"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // alertsDaemon is a control socket serving alerts from a real pipeline.
@@ -22,7 +23,7 @@ func alertsDaemon(t *testing.T) (*alerts.Pipeline, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pipe.Close() })
-	socket := filepath.Join(sharedDir(t), "alerts.sock")
+	socket := filepath.Join(testenv.SharedTempDir(t, "interlock-cli-*"), "alerts.sock")
 	srv, err := control.New(testCtx(t), control.Config{SocketPath: socket, Store: d.store})
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func newApprovalDaemon(t *testing.T) *approvalDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	socket := filepath.Join(sharedDir(t), "interlockd.sock")
+	socket := filepath.Join(testenv.SharedTempDir(t, "interlock-cli-*"), "interlockd.sock")
 	srv, err := control.New(ctx, control.Config{SocketPath: socket, Store: sessions, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -42,20 +42,6 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// sharedDir is a temporary directory other uids may traverse.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "interlock-cli-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // daemon is the daemon side: issuer, session store, control socket.
 type daemon struct {
 	iss    *testenv.Issuer
@@ -79,7 +65,7 @@ func newDaemon(t *testing.T, advertise bool) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	socket := filepath.Join(sharedDir(t), "interlockd.sock")
+	socket := filepath.Join(testenv.SharedTempDir(t, "interlock-cli-*"), "interlockd.sock")
 	cfg := control.Config{SocketPath: socket, Store: store, Audience: iss.Audience}
 	if advertise {
 		cfg.Issuer, cfg.ClientID = iss.URL, iss.ClientID
@@ -206,7 +192,7 @@ func runAs(t *testing.T, uid uint32, args ...string) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(sharedDir(t), "interlock.test")
+	bin := filepath.Join(testenv.SharedTempDir(t, "interlock-cli-*"), "interlock.test")
 	data, err := os.ReadFile(self)
 	if err != nil {
 		t.Fatal(err)

@@ -179,9 +179,6 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// Node is this service's node name.
-func (s *Service) Node() string { return s.cfg.Node }
-
 // ApprovedTTL is how long an approval may be used once given.
 func (s *Service) ApprovedTTL() time.Duration { return s.cfg.ApprovedTTL }
 

@@ -43,20 +43,6 @@ type env struct {
 	client *Client
 }
 
-// sharedDir is a temporary directory other users may traverse.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "interlock-control-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func newEnv(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
 	iss := testenv.NewIssuer(t, testenv.IssuerOptions{})
@@ -72,7 +58,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	socket := filepath.Join(sharedDir(t), "run", "interlockd.sock")
+	socket := filepath.Join(testenv.SharedTempDir(t, "interlock-control-*"), "run", "interlockd.sock")
 	cfg := Config{SocketPath: socket, Store: store, Issuer: iss.URL, ClientID: iss.ClientID, Audience: iss.Audience}
 	if mod != nil {
 		mod(&cfg)
@@ -124,7 +110,7 @@ func runAs(t *testing.T, uid uint32, op string, extraEnv ...string) string {
 	}
 	// The go build cache is private to root: copy the binary where the
 	// other uid can execute it.
-	bin := filepath.Join(sharedDir(t), "control.test")
+	bin := filepath.Join(testenv.SharedTempDir(t, "interlock-control-*"), "control.test")
 	src, err := os.Open(self)
 	if err != nil {
 		t.Fatal(err)

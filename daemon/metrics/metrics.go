@@ -5,17 +5,19 @@ import (
 	"errors"
 	"net"
 	"net/http"
-
-	"github.com/interlock-dev/interlock/policy"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/interlock-dev/interlock/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const namespace = "interlock"
+
+const auditRecordsHelp = "Records in the audit chain (its next sequence number), from every writer: sessions, approvals, alerts, checkpoints."
 
 // Metrics holds every collector interlockd exports.
 type Metrics struct {
@@ -31,10 +33,10 @@ type Metrics struct {
 	PolicyReloads       *prometheus.CounterVec // result
 	UpstreamErrors      *prometheus.CounterVec // kind
 	AuditWriteErrors    prometheus.Counter
-	AuditRecords        prometheus.Counter
 	CancelRequests      *prometheus.CounterVec // result
 
-	stmt sync.Map // stmtKey → prometheus.Counter
+	stmt      sync.Map                      // stmtKey → prometheus.Counter
+	auditHead atomic.Pointer[func() uint64] // the audit chain's next sequence number
 }
 
 type stmtKey struct{ decision, kind string }
@@ -74,9 +76,6 @@ func New() *Metrics {
 		AuditWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "audit_write_errors_total", Help: "Audit records that could not be written (the statement was refused).",
 		}),
-		AuditRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "audit_records_total", Help: "Audit records written.",
-		}),
 		CancelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cancel_requests_total", Help: "Cancel requests, by result (forwarded, unknown, error).",
 		}, []string{"result"}),
@@ -84,7 +83,15 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		m.SessionsActive, m.SessionsTotal, m.ConnectionsRejected, m.Statements,
 		m.PolicyEval, m.CacheHits, m.CacheMisses, m.PolicyReloads, m.UpstreamErrors,
-		m.AuditWriteErrors, m.AuditRecords, m.CancelRequests,
+		m.AuditWriteErrors, m.CancelRequests,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Name: "audit_records_total", Help: auditRecordsHelp,
+		}, func() float64 {
+			if f := m.auditHead.Load(); f != nil {
+				return float64((*f)())
+			}
+			return 0
+		}),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for _, r := range []string{"ok", "error"} {
@@ -92,6 +99,10 @@ func New() *Metrics {
 	}
 	return m
 }
+
+// ObserveAuditHead makes audit_records_total report head (the audit chain's
+// next sequence number).
+func (m *Metrics) ObserveAuditHead(head func() uint64) { m.auditHead.Store(&head) }
 
 // Serve serves /metrics on addr until ctx ends.
 func (m *Metrics) Serve(ctx context.Context, addr string) error {

@@ -166,9 +166,8 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 	}
 	fe.stmt++
 	sess.statementRecord(&fe.body, fe.stmt, c, 1, p.text, &p.sum, res.Cached, "extended", approved)
-	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
+	if err := sess.srv.writeAudit(sess.log, fe.body); err != nil {
 		fe.stmt--
-		sess.auditFailed(err)
 		sess.countStatements(res, false)
 		sess.substitute(opExecute, denial("the audit log cannot be written, so no statement can run"))
 		fe.discarding = true

@@ -227,8 +227,7 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 			sess.srv.cfg.Audit.Defer(fe.body)
 			continue
 		}
-		if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
-			sess.auditFailed(err)
+		if err := sess.srv.writeAudit(sess.log, fe.body); err != nil {
 			fe.stmt = first - 1
 			sess.countStatements(res, false)
 			sess.substituteQuery("the audit log cannot be written, so no statement can run")

@@ -48,9 +48,8 @@ func (sess *session) onFunctionCall(ctx context.Context, msg pgwire.Msg) error {
 	fe := &sess.fe
 	fe.stmt++
 	sess.statementRecord(&fe.body, fe.stmt, &res.Statements[0], 1, text, nil, res.Cached, "function_call", nil)
-	if err := sess.srv.cfg.Audit.Write(fe.body); err != nil {
+	if err := sess.srv.writeAudit(sess.log, fe.body); err != nil {
 		fe.stmt--
-		sess.auditFailed(err)
 		sess.countStatements(res, false)
 		sess.substituteQuery("the audit log cannot be written, so no statement can run")
 		return nil

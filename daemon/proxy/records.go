@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/sha256"
+	"log/slog"
 	"time"
 	"unsafe"
 
@@ -15,19 +16,15 @@ import (
 // started (bad token, no role, upstream down).
 const typeConnectionRejected = "connection_rejected"
 
-// audit writes a record outside the statement path, logging a failure.
-func (s *Server) audit(b *audit.Body) {
-	if err := s.cfg.Audit.Write(*b); err != nil {
+// writeAudit writes a record synchronously; a failure is counted and
+// logged, and the caller refuses what the record was for (fail closed).
+func (s *Server) writeAudit(log *slog.Logger, b audit.Body) error {
+	err := s.cfg.Audit.Write(b)
+	if err != nil {
 		s.cfg.Metrics.AuditWriteErrors.Inc()
-		s.log.Error("audit write", "err", err)
-		return
+		log.Error("audit write failed", "err", err)
 	}
-	s.cfg.Metrics.AuditRecords.Inc()
-}
-
-func (sess *session) auditFailed(err error) {
-	sess.srv.cfg.Metrics.AuditWriteErrors.Inc()
-	sess.log.Error("audit write failed; statement refused", "err", err)
+	return err
 }
 
 func (sess *session) sessionStartRecord(b *audit.Body) {
@@ -129,12 +126,8 @@ func (sess *session) auditDenied(res *policy.Result, text, reason, protocol stri
 		b.Strs("kinds", kinds).Int("count", int64(len(res.Statements)))
 	}
 	b.Str("decision", "deny").Str("reason", reason)
-	if err := sess.srv.cfg.Audit.Write(*b); err != nil {
-		// The statement is refused anyway; the failure is counted.
-		sess.auditFailed(err)
-		return
-	}
-	sess.srv.cfg.Metrics.AuditRecords.Inc()
+	// The statement is refused anyway; a failure is counted and logged.
+	_ = sess.srv.writeAudit(sess.log, *b)
 }
 
 // resultRecord fills b with how statement n ended.

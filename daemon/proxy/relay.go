@@ -56,6 +56,6 @@ func (sess *session) relay(ctx context.Context) {
 	}
 	var b audit.Body
 	sess.sessionEndRecord(&b, reason)
-	sess.srv.audit(&b)
+	_ = sess.srv.writeAudit(sess.log, b)
 	sess.log.Info("session ended", "reason", reason, "statements", sess.fe.stmt)
 }

@@ -154,7 +154,7 @@ func (sess *session) reject(reason, code, msg string) (bool, error) {
 	if sess.ident != nil {
 		b.Str("user", sess.ident.Subject)
 	}
-	sess.srv.audit(&b)
+	_ = sess.srv.writeAudit(sess.log, b)
 	return false, errors.New(msg)
 }
 
@@ -270,13 +270,11 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 
 	var b audit.Body
 	sess.sessionStartRecord(&b)
-	if err := s.cfg.Audit.Write(b); err != nil {
-		s.cfg.Metrics.AuditWriteErrors.Inc()
+	if err := s.writeAudit(sess.log, b); err != nil {
 		h.Conn.Close()
 		s.unregister(sess)
 		return sess.reject("audit", pgwire.CodeSystemError, "audit log unavailable: connection refused")
 	}
-	s.cfg.Metrics.AuditRecords.Inc()
 	if sess.ep.Record && s.cfg.Recorder != nil {
 		var err error
 		sess.rec, err = s.cfg.Recorder.Open(sess.id, recording.SessionMeta{User: ident.Subject, Endpoint: sess.ep.Name, Database: db, Start: sess.start})

@@ -134,54 +134,6 @@ func (s *Session) Statement(n uint64, text string) {
 	s.endLine(mark)
 }
 
-// Columns records the names of statement n's result columns.
-func (s *Session) Columns(n uint64, names []string) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.lineOK() {
-		return
-	}
-	mark := len(s.buf)
-	b := s.linePrefix("columns", n, false)
-	b = append(b, `,"names":[`...)
-	for i, name := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, name)
-	}
-	s.buf = append(b, "]}\n"...)
-	s.endLine(mark)
-}
-
-// Row records one row of statement n's result, after masking. A nil value
-// is NULL. formats are the result format codes as in Bind: none means
-// text, one applies to every column, else one per column.
-func (s *Session) Row(n uint64, values [][]byte, formats []int16) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.rowOK(n) {
-		return
-	}
-	mark := len(s.buf)
-	b := s.linePrefix("row", n, false)
-	b = append(b, `,"v":[`...)
-	for i, v := range values {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendValue(b, v, v == nil, formatOf(formats, i), s.maxValue)
-	}
-	s.buf = append(b, "]}\n"...)
-	s.endRow(mark)
-}
-
 // SkipRow counts a row of statement n that the proxy did not hold (it
 // streamed a message too large to buffer), so it cannot be recorded.
 func (s *Session) SkipRow(n uint64) {

@@ -19,7 +19,7 @@ func TestSessionRecordsWhatTheClientGot(t *testing.T) {
 	s.DataRow(1, dataRow(t, []byte("2"), []byte(""), nil, []byte{0xc3, 0x28}), nil)
 	s.Result(1, "SELECT 2", "", "")
 	s.Statement(2, "SELECT $1::int4")
-	s.Row(2, [][]byte{{0, 0, 0, 7}}, []int16{1})
+	s.DataRow(2, dataRow(t, []byte{0, 0, 0, 7}), []int16{1})
 	s.Result(2, "SELECT 1", "", "")
 	s.Statement(3, "COPY users TO STDOUT")
 	s.CopyData(3, []byte("1\t***\n"))
@@ -339,9 +339,7 @@ func TestOpen(t *testing.T) {
 	}
 	// A nil Session ignores everything.
 	s.Statement(1, "x")
-	s.Columns(1, []string{"a"})
 	s.RowDescription(1, nil)
-	s.Row(1, nil, nil)
 	s.DataRow(1, nil, nil)
 	s.CopyData(1, nil)
 	s.SkipRow(1)
@@ -378,7 +376,7 @@ func TestMalformedMessagesAreDropped(t *testing.T) {
 func TestColumnsLine(t *testing.T) {
 	r := mustNew(t, Config{})
 	s := mustOpen(t, r, "cols")
-	s.Columns(1, []string{"a", "b\"c"})
+	s.RowDescription(1, rowDescription(t, []string{"a", "b\"c"}, []int16{0, 0}))
 	s.Close("done")
 	ls := lines(t, r.Path("cols"))
 	got, _ := json.Marshal(ls[1]["names"])

@@ -70,8 +70,9 @@ func (s *Session) RowDescription(n uint64, body []byte) {
 }
 
 // DataRow records one row of statement n from a DataRow message body
-// (without the 5-byte header), after masking. formats are as for Row; nil
-// means those of the last RowDescription for n, else text.
+// (without the 5-byte header), after masking. formats are the result
+// format codes as in Bind (none: text, one: every column, else one per
+// column); nil means those of the last RowDescription for n, else text.
 func (s *Session) DataRow(n uint64, body []byte, formats []int16) {
 	if s == nil {
 		return

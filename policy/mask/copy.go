@@ -119,10 +119,9 @@ func (o *CopyOptions) validateMaxRow() error {
 // the end); build one per COPY with NewCopyPlan. A CopyPlan is not safe
 // for concurrent use.
 type CopyPlan struct {
-	opts   CopyOptions
-	null   string
-	cols   []colPlan
-	masked int
+	opts CopyOptions
+	null string
+	cols []colPlan
 	// lastMasked is the index of the last masked column, -1 for none.
 	lastMasked int
 	// enc holds each opConst column's output encoded for text or csv.
@@ -183,7 +182,6 @@ func NewCopyPlan(opts CopyOptions, cols []Column, h *Hasher) (*CopyPlan, error) 
 			return nil, fmt.Errorf("new copy mask plan: column %d: %w", i, err)
 		}
 		if cp.op != opKeep {
-			p.masked++
 			p.lastMasked = i
 		}
 		p.cols[i] = cp
@@ -197,9 +195,6 @@ func NewCopyPlan(opts CopyOptions, cols []Column, h *Hasher) (*CopyPlan, error) 
 	}
 	return p, nil
 }
-
-// Masks reports whether the plan changes any column.
-func (p *CopyPlan) Masks() bool { return p.masked > 0 }
 
 // AppendCopyData rewrites the data of one CopyData message (the bytes after
 // the type byte and length) and appends the masked rows it completes as
