@@ -87,18 +87,6 @@ func policyDir(tb testing.TB, text string) string {
 	return dir
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func ctxFor(groups []string, env string) Context {
 	return Context{
 		User:     User{Sub: "u1", Email: "alice@example.com", Groups: groups},

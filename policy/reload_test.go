@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 func decideSel(t *testing.T, s *Session) Decision {
@@ -135,7 +137,7 @@ func TestWatch(t *testing.T) {
 		}
 	})
 	// Watch has started once an event is seen; rewrite until then.
-	waitFor(t, "reload after write", every(100*time.Millisecond, func() {
+	testenv.WaitFor(t, 10*time.Second, "reload after write", every(100*time.Millisecond, func() {
 		writePolicy(t, dir, "policy.rego", denyAll)
 	}, func() bool { return !decideSel(t, s).Allow }))
 
@@ -144,12 +146,12 @@ func TestWatch(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(dir, "policy.rego")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "reload after rename", func() bool { return decideSel(t, s).Allow })
+	testenv.WaitFor(t, 10*time.Second, "reload after rename", func() bool { return decideSel(t, s).Allow })
 
 	// A broken save keeps the last good policy and is reported.
 	before := obs.reloadErr.Load()
 	writePolicy(t, dir, "policy.rego", "package interlock\n\ndecision := {\n")
-	waitFor(t, "failed reload reported", func() bool { return obs.reloadErr.Load() > before })
+	testenv.WaitFor(t, 10*time.Second, "failed reload reported", func() bool { return obs.reloadErr.Load() > before })
 	if !decideSel(t, s).Allow {
 		t.Fatal("a broken policy replaced the last good one")
 	}
@@ -161,7 +163,7 @@ func TestWatch(t *testing.T) {
 	}
 	writePolicy(t, dir, "policy.rego", allowAll)
 	gen := e.Generation()
-	waitFor(t, "reload after new file in new directory", every(100*time.Millisecond, func() {
+	testenv.WaitFor(t, 10*time.Second, "reload after new file in new directory", every(100*time.Millisecond, func() {
 		writePolicy(t, sub, "more.rego", "package interlock\n\nmore := true\n")
 	}, func() bool { return e.Generation() > gen && e.cur.Load().modules == 2 }))
 }
@@ -175,7 +177,7 @@ func TestWatchFilePath(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Watch(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "reload after write", every(100*time.Millisecond, func() {
+	testenv.WaitFor(t, 10*time.Second, "reload after write", every(100*time.Millisecond, func() {
 		writePolicy(t, dir, "policy.rego", denyAll)
 	}, func() bool { return !decideSel(t, s).Allow }))
 }
@@ -237,7 +239,7 @@ func TestWatchConfigMap(t *testing.T) {
 			// renamed over ..data. Repeated with new versions until the
 			// watcher (which may not have started) sees one.
 			n := 0
-			waitFor(t, "reload after ..data swap", every(100*time.Millisecond, func() {
+			testenv.WaitFor(t, 10*time.Second, "reload after ..data swap", every(100*time.Millisecond, func() {
 				n++
 				name := fmt.Sprintf("..2026_02_%d", n)
 				version(name, denyAll)

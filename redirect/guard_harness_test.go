@@ -91,7 +91,7 @@ func (e *genv) expectSYNs(t *testing.T, dst netip.AddrPort, before, want int64) 
 	if c.resp.Err != "" {
 		t.Fatalf("the daemon's raw SYN: %s", c.resp.Err)
 	}
-	pollUntil(t, "the daemon's SYN reaches the database", func() bool { return tp.syns.Load() >= before+want+1 })
+	testenv.WaitFor(t, waitFor, "the daemon's SYN reaches the database", func() bool { return tp.syns.Load() >= before+want+1 })
 	if got := tp.syns.Load() - before - 1; got != want {
 		t.Errorf("the database saw %d SYNs besides the daemon's, want %d", got, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/interlock-dev/interlock/testenv"
 	"github.com/vishvananda/netlink"
 )
 
@@ -141,13 +142,13 @@ func TestGuardWatchesNewInterfaces(t *testing.T) {
 	}
 	t.Cleanup(func() { netlink.LinkDel(veth) })
 	for _, name := range []string{veth.Name, veth.PeerName} {
-		pollUntil(t, "tc program on "+name, func() bool { return tcPrograms(t, name) == 1 })
+		testenv.WaitFor(t, waitFor, "tc program on "+name, func() bool { return tcPrograms(t, name) == 1 })
 	}
-	pollUntil(t, "both interfaces in Status", func() bool { return len(g.Status().Interfaces) == 2 })
+	testenv.WaitFor(t, waitFor, "both interfaces in Status", func() bool { return len(g.Status().Interfaces) == 2 })
 	if err := netlink.LinkDel(veth); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "interfaces forgotten", func() bool { return len(g.Status().Interfaces) == 0 })
+	testenv.WaitFor(t, waitFor, "interfaces forgotten", func() bool { return len(g.Status().Interfaces) == 0 })
 	pins, _ := filepath.Glob(filepath.Join(e.pinDir, tcxPinPrefix+"*"))
 	if len(pins) != 0 {
 		t.Errorf("tc pins left after the interfaces went: %v", pins)

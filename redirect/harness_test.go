@@ -165,15 +165,3 @@ func attachedPrograms(t *testing.T, path string, attach ebpf.AttachType) []ebpf.
 	}
 	return ids
 }
-
-// pollUntil polls cond until it holds or waitFor passes.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", waitFor, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 var (
@@ -280,7 +282,7 @@ func TestOriginRemovedOnClose(t *testing.T) {
 		t.Fatalf("client: %v (stderr %s)", err, c.stderr)
 	}
 	conn.Close()
-	pollUntil(t, "origin entry removed after close", func() bool {
+	testenv.WaitFor(t, waitFor, "origin entry removed after close", func() bool {
 		_, err := r.Origin(context.Background(), client, listener)
 		return errors.Is(err, ErrNoOrigin)
 	})

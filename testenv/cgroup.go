@@ -51,7 +51,13 @@ func CreateCgroup(ctx context.Context) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := os.MkdirTemp(root, "interlock-test-")
+	return makeCgroup(root, "interlock-test-", "")
+}
+
+// makeCgroup creates a cgroup named prefix* in the directory parent, whose
+// path relative to the hierarchy's root is parentRel.
+func makeCgroup(parent, prefix, parentRel string) (*Cgroup, error) {
+	path, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
@@ -63,7 +69,7 @@ func CreateCgroup(ctx context.Context) (*Cgroup, error) {
 	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
 		return nil, errors.Join(fmt.Errorf("stat cgroup: %w", err), dir.Close(), os.Remove(path))
 	}
-	return &Cgroup{Path: path, ID: st.Ino, Rel: "/" + filepath.Base(path), dir: dir}, nil
+	return &Cgroup{Path: path, ID: st.Ino, Rel: parentRel + "/" + filepath.Base(path), dir: dir}, nil
 }
 
 // Cgroup2Mount returns the mount point of the cgroup2 hierarchy from

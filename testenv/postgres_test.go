@@ -17,12 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return Context(t, time.Minute) }
 
 func TestPostgresRolesAndSampleData(t *testing.T) {
 	t.Parallel()

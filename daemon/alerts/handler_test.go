@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // serveUnix serves h at Path on a unix socket, as the control server does
@@ -90,7 +92,7 @@ func TestHandlerList(t *testing.T) {
 	for i := range 8 {
 		p.Submit(attempt(uint32(i), "/a"))
 	}
-	pollUntil(t, "8 alerts", func() bool { return p.Stats().Alerts == 8 })
+	testenv.WaitFor(t, waitFor, "8 alerts", func() bool { return p.Stats().Alerts == 8 })
 	c := serveUnix(t, p.Handler(func(*http.Request) error { return nil }), 0)
 	for _, tt := range []struct{ limit, want int }{{0, 5}, {2, 2}, {50, 5}} {
 		resp, err := c.List(context.Background(), tt.limit)
@@ -122,7 +124,7 @@ func TestHandlerFollow(t *testing.T) {
 	for i := range 3 {
 		p.Submit(attempt(uint32(i), "/a"))
 	}
-	pollUntil(t, "3 alerts", func() bool { return p.Stats().Alerts == 3 })
+	testenv.WaitFor(t, waitFor, "3 alerts", func() bool { return p.Stats().Alerts == 3 })
 	const writeTimeout = 100 * time.Millisecond
 	c := serveUnix(t, p.Handler(func(*http.Request) error { return nil }), writeTimeout)
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // waitFor bounds every wait in these tests.
@@ -52,18 +54,6 @@ func newPipeline(t *testing.T, cfg Config) *Pipeline {
 	return p
 }
 
-// pollUntil polls cond until it holds or waitFor passes.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", waitFor, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func u32(v uint32) *uint32 { return &v }
 
 // attempt is a raw-socket attempt by uid from cgroup.
@@ -74,7 +64,7 @@ func attempt(uid uint32, cgroup string) Alert {
 // delivered waits until the pipeline delivered n alerts and returns them.
 func delivered(t *testing.T, p *Pipeline, n int) []Alert {
 	t.Helper()
-	pollUntil(t, "alerts delivered", func() bool { return p.Stats().Alerts >= uint64(n) })
+	testenv.WaitFor(t, waitFor, "alerts delivered", func() bool { return p.Stats().Alerts >= uint64(n) })
 	got := p.Recent(n + 10)
 	if len(got) != n {
 		t.Fatalf("delivered %d alerts, want %d: %+v", len(got), n, got)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // receiver is a webhook endpoint that records what it gets and answers
@@ -73,7 +75,7 @@ func TestWebhookDelivers(t *testing.T) {
 	for i := range 5 {
 		p.Submit(attempt(uint32(i), "/a"))
 	}
-	pollUntil(t, "5 alerts delivered", func() bool { return len(rcv.got()) == 5 && p.Stats().WebhookDelivered == 5 })
+	testenv.WaitFor(t, waitFor, "5 alerts delivered", func() bool { return len(rcv.got()) == 5 && p.Stats().WebhookDelivered == 5 })
 	for i, a := range rcv.got() {
 		if a.Seq != uint64(i+1) || *a.UID != uint32(i) || a.Kind != KindRawSocket {
 			t.Errorf("alert %d = %+v, want seq %d uid %d", i, a, i+1, i)
@@ -99,7 +101,7 @@ func TestWebhookRetriesWithBackoff(t *testing.T) {
 	for i := range 3 {
 		p.Submit(attempt(uint32(i), "/a"))
 	}
-	pollUntil(t, "3 alerts delivered", func() bool { return len(rcv.got()) == 3 && p.Stats().WebhookDelivered == 3 })
+	testenv.WaitFor(t, waitFor, "3 alerts delivered", func() bool { return len(rcv.got()) == 3 && p.Stats().WebhookDelivered == 3 })
 	rcv.mu.Lock()
 	at := append([]time.Time(nil), rcv.attempts...)
 	rcv.mu.Unlock()
@@ -132,7 +134,7 @@ func TestWebhookPermanentRefusal(t *testing.T) {
 	p := newPipeline(t, Config{Webhook: rcv.webhook(WebhookConfig{MinBackoff: time.Millisecond})})
 	p.Submit(attempt(1, "/a"))
 	p.Submit(attempt(2, "/a"))
-	pollUntil(t, "second alert delivered", func() bool { return len(rcv.got()) == 1 && p.Stats().WebhookDelivered == 1 })
+	testenv.WaitFor(t, waitFor, "second alert delivered", func() bool { return len(rcv.got()) == 1 && p.Stats().WebhookDelivered == 1 })
 	if st := p.Stats(); st.WebhookFailed != 1 || st.WebhookRetries != 0 || st.WebhookDelivered != 1 {
 		t.Errorf("Stats = %+v, want 1 failed without retries and 1 delivered", st)
 	}
@@ -154,10 +156,10 @@ func TestWebhookSlowReceiverAndFullQueue(t *testing.T) {
 		t.Errorf("Submit took %s with a hung receiver", d)
 	}
 	delivered(t, p, n) // the log, audit and recent list are not held up
-	pollUntil(t, "queue full", func() bool { return p.Stats().WebhookDropped >= n-queue-1 })
+	testenv.WaitFor(t, waitFor, "queue full", func() bool { return p.Stats().WebhookDropped >= n-queue-1 })
 	close(rcv.block)
 	dropped := p.Stats().WebhookDropped
-	pollUntil(t, "queued alerts delivered", func() bool {
+	testenv.WaitFor(t, waitFor, "queued alerts delivered", func() bool {
 		return uint64(len(rcv.got()))+dropped == n && p.Stats().WebhookDelivered+dropped == n
 	})
 	if dropped > n-queue {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // TestApproveFlow: bob's statement is held, Wait returns when alice
@@ -386,7 +387,7 @@ func TestExpiry(t *testing.T) {
 			n := deleteReq("2")
 			n.Timeout = time.Millisecond
 			r := mustRequest(t, s, n)
-			waitFor(t, time.Second, "the 1ms deadline to pass", func() bool { return time.Now().After(r.ExpiresAt) })
+			testenv.WaitFor(t, time.Second, "the 1ms deadline to pass", func() bool { return time.Now().After(r.ExpiresAt) })
 			if _, err := s.Approve(ctx, r.ID, alice, ""); !errors.Is(err, ErrExpired) && !errors.Is(err, ErrDecided) {
 				t.Errorf("approve past the deadline: %v, want ErrExpired", err)
 			}
@@ -398,7 +399,7 @@ func TestExpiry(t *testing.T) {
 			n := deleteReq("3")
 			n.Timeout = 100 * time.Millisecond
 			r := mustRequest(t, s, n)
-			waitFor(t, 10*time.Second, "the sweeper to expire the request", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the sweeper to expire the request", func() bool {
 				got, err := s.Get(ctx, r.ID)
 				return err == nil && got.State == StateExpired
 			})
@@ -410,7 +411,7 @@ func TestExpiry(t *testing.T) {
 			if _, err := s.Approve(ctx, r.ID, alice, ""); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 10*time.Second, "the unused approval to expire", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the unused approval to expire", func() bool {
 				got, err := s.Get(ctx, r.ID)
 				return err == nil && got.State == StateExpired
 			})

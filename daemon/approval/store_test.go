@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // TestLocalRestart: the local store's file keeps requests across a daemon
@@ -158,7 +159,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		n := deleteReq("42")
 		r := mustRequest(t, nodeA, n)
 		waiting := waitAsync(ctx, nodeA, r.ID)
-		waitFor(t, 5*time.Second, "Wait to subscribe", func() bool { return storeA.hub.count(r.ID) > 0 })
+		testenv.WaitFor(t, 5*time.Second, "Wait to subscribe", func() bool { return storeA.hub.count(r.ID) > 0 })
 		seen, err := nodeB.List(ctx, Viewer{Actor: &alice}, false)
 		if err != nil || !slices.ContainsFunc(seen, func(x *Request) bool { return x.ID == r.ID }) {
 			t.Fatalf("node B does not list node A's request: %v", err)
@@ -197,7 +198,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		defer conn.Close(ctx)
 		const listeners = `SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' ORDER BY pid`
 		var before []int32
-		waitFor(t, 10*time.Second, "two LISTEN connections", func() bool {
+		testenv.WaitFor(t, 10*time.Second, "two LISTEN connections", func() bool {
 			before, err = pgx.CollectRows(must(conn.Query(ctx, listeners)), pgx.RowTo[int32])
 			return err == nil && len(before) == 2
 		})
@@ -206,7 +207,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 20*time.Second, "the stores to LISTEN again", func() bool {
+		testenv.WaitFor(t, 20*time.Second, "the stores to LISTEN again", func() bool {
 			pids, err := pgx.CollectRows(must(conn.Query(ctx, listeners)), pgx.RowTo[int32])
 			return err == nil && len(pids) == 2 && !slices.Contains(before, pids[0]) && !slices.Contains(before, pids[1])
 		})

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // TestWebhookRetries: a receiver failing twice gets the event on the
@@ -58,7 +60,7 @@ func TestWebhookRetries(t *testing.T) {
 	if d.header.Get(HeaderDelivery) != r.ID || d.header.Get(HeaderEvent) != EventRequestCreated {
 		t.Errorf("headers %v", d.header)
 	}
-	waitFor(t, 5*time.Second, "the delivery to be counted", func() bool { return s.WebhookStats().Delivered == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the delivery to be counted", func() bool { return s.WebhookStats().Delivered == 1 })
 	if n := attempts.Load(); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
 	}
@@ -88,12 +90,12 @@ func TestWebhookSlowReceiver(t *testing.T) {
 		}
 	}
 	// One in flight, two queued, the rest dropped.
-	waitFor(t, 5*time.Second, "drops to be counted", func() bool { return s.WebhookStats().Dropped >= n-3 })
+	testenv.WaitFor(t, 5*time.Second, "drops to be counted", func() bool { return s.WebhookStats().Dropped >= n-3 })
 	if st := s.WebhookStats(); st.Dropped > n-2 || st.Delivered != 0 {
 		t.Errorf("stats %+v with a hanging receiver", st)
 	}
 	releaseOnce.Do(func() { close(release) })
-	waitFor(t, 10*time.Second, "the queued notifications", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the queued notifications", func() bool {
 		st := s.WebhookStats()
 		return st.Delivered+st.Dropped == n
 	})
@@ -112,7 +114,7 @@ func TestWebhookPermanentFailure(t *testing.T) {
 	defer srv.Close()
 	s := newService(t, mustLocal(t), newTrail(t), func(c *Config) { c.Webhook = &WebhookConfig{URL: srv.URL} })
 	mustRequest(t, s, deleteReq("1"))
-	waitFor(t, 10*time.Second, "the failure to be counted", func() bool { return s.WebhookStats().Failed == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the failure to be counted", func() bool { return s.WebhookStats().Failed == 1 })
 	if n := attempts.Load(); n != 1 {
 		t.Errorf("%d attempts at a 404, want 1", n)
 	}

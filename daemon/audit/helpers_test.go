@@ -113,18 +113,6 @@ func mustParse(tb testing.TB, line string) record {
 	return r
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func tempPath(tb testing.TB) string {
 	tb.Helper()
 	return filepath.Join(tb.TempDir(), "audit", "audit.log")

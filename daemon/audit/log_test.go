@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 func TestOpenCreatesFileAndGenesis(t *testing.T) {
@@ -115,7 +117,7 @@ func TestDeferFlushedInBackground(t *testing.T) {
 	b.Reset(TypeStatementResult)
 	b.Str("tag", "SELECT 1")
 	l.Defer(b)
-	waitFor(t, "the deferred record to be flushed", func() bool { return len(readLines(t, path)) == 2 })
+	testenv.WaitFor(t, 10*time.Second, "the deferred record to be flushed", func() bool { return len(readLines(t, path)) == 2 })
 	if r := mustParse(t, readLines(t, path)[1]); r.Type != TypeStatementResult || r.Seq != 1 {
 		t.Errorf("flushed record = %+v", r)
 	}
@@ -139,7 +141,7 @@ func TestCheckpoints(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "a periodic checkpoint", func() bool { return countCP() == 1 })
+	testenv.WaitFor(t, 10*time.Second, "a periodic checkpoint", func() bool { return countCP() == 1 })
 	// Idle: an explicit checkpoint adds nothing.
 	if err := l.Checkpoint(); err != nil {
 		t.Fatal(err)
@@ -662,7 +664,7 @@ func TestVerifyLiveWhileWriting(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "records and a rotation", func() bool { next, _ := l.Head(); return next > 100 })
+	testenv.WaitFor(t, 10*time.Second, "records and a rotation", func() bool { next, _ := l.Head(); return next > 100 })
 	verified := 0
 	for range 5 {
 		rep, err := Verify(context.Background(), VerifyOptions{Files: []string{path}, PublicKey: pub, Live: true})

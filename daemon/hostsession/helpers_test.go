@@ -16,12 +16,7 @@ import (
 	"github.com/interlock-dev/interlock/testenv"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, time.Minute) }
 
 func newVerifier(t *testing.T, iss *testenv.Issuer) *identity.Verifier {
 	t.Helper()
@@ -121,20 +116,6 @@ func mint(t *testing.T, iss *testenv.Issuer, o testenv.MintOptions) string {
 		t.Fatalf("mint: %v", err)
 	}
 	return tok
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 type endEvent struct {

@@ -26,7 +26,7 @@ func TestRefreshKeepsSessionAlive(t *testing.T) {
 	first, _ := s.Lookup(1000)
 	exp0 := first.Expiry()
 	// Past the first token's expiry, the session is still there, renewed.
-	waitFor(t, 10*time.Second, "the first token's expiry to pass with the session alive", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the first token's expiry to pass with the session alive", func() bool {
 		sess, ok := s.Lookup(1000)
 		if !ok {
 			t.Fatal("session ended although it has a refresh token")
@@ -49,7 +49,7 @@ func TestRefreshKeepsSessionAlive(t *testing.T) {
 		t.Fatal("restarted store lost the session")
 	}
 	exp1 := sess2.Expiry()
-	waitFor(t, 10*time.Second, "a refresh by the restarted store", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "a refresh by the restarted store", func() bool {
 		sess, ok := s2.Lookup(1000)
 		if !ok {
 			t.Fatal("restarted store let the session expire")

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/interlock-dev/interlock/daemon/approval"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 var approver = approval.Actor{Subject: "erin", Email: "erin@example.com", Groups: []string{"approvers"}, Via: approval.ViaControl}
@@ -26,7 +27,7 @@ func prodEnv(t *testing.T, mode approval.Mode, timeout string) *env {
 func pending(t *testing.T, e *env) *approval.Request {
 	t.Helper()
 	var got *approval.Request
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the approval request", func() bool {
 		rs, err := e.approvals.List(context.Background(), approval.Viewer{Root: true}, false)
 		if err != nil || len(rs) == 0 {
 			return false

@@ -371,9 +371,9 @@ func TestClientDisconnectsMidResult(t *testing.T) {
 		}
 	}
 	_ = r.c.Close()
-	waitFor(t, func() bool { return testutil.ToFloat64(e.metrics.SessionsActive) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the session", func() bool { return testutil.ToFloat64(e.metrics.SessionsActive) == 1 })
 	d := e.direct(t)
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the query to reach the server", func() bool {
 		var n int
 		_ = d.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%mid-result%' AND pid <> pg_backend_pid()").Scan(&n)
 		return n == 0

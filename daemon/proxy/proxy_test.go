@@ -21,13 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/interlock-dev/interlock/daemon/audit"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testenv.Context(t, time.Minute) }
 
 // pgCode returns the SQLSTATE of err, or "".
 func pgCode(err error) string {
@@ -295,7 +292,7 @@ func testCancel(t *testing.T, e *env) {
 		_, err := c.Exec(ctx, "SELECT pg_sleep(30) /* cancel me */")
 		errc <- err
 	}()
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the query to run", func() bool {
 		var n int
 		_ = d.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%cancel me%' AND state = 'active' AND pid <> pg_backend_pid()").Scan(&n)
 		return n == 1
@@ -319,7 +316,7 @@ func testCancel(t *testing.T, e *env) {
 	raw := rawConn(t, e)
 	raw.send(t, []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2})
 	raw.expectClosed(t)
-	waitFor(t, func() bool { return testutil.ToFloat64(e.metrics.CancelRequests.WithLabelValues("unknown")) > before })
+	testenv.WaitFor(t, 10*time.Second, "the unknown cancel request", func() bool { return testutil.ToFloat64(e.metrics.CancelRequests.WithLabelValues("unknown")) > before })
 	// The session is still usable.
 	var one int
 	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
@@ -405,7 +402,7 @@ func testAudit(t *testing.T, e *env) {
 	_, _ = c.Exec(ctx, "DROP TABLE customers -- "+marker)
 	_ = c.Close(ctx)
 	var stmtRec, resultRec, denyRec map[string]any
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the audit records", func() bool {
 		stmtRec, resultRec, denyRec = nil, nil, nil
 		f, err := os.Open(e.audit)
 		if err != nil {
@@ -504,16 +501,5 @@ func TestLargeResultBoundedMemory(t *testing.T) {
 	t.Logf("streamed %d rows (%d MB of values); heap grew by at most %d KB", n, bytes>>20, growth>>10)
 	if growth > 48<<20 {
 		t.Fatalf("heap grew by %d MB while streaming %d MB: the result is being buffered", growth>>20, bytes>>20)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

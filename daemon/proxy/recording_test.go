@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/interlock-dev/interlock/daemon/recording"
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 // TestSessionRecording: what the database returned, after masking, is
@@ -27,7 +29,7 @@ func TestSessionRecording(t *testing.T) {
 	_, _ = c.Exec(ctx, "DROP TABLE customers")
 	_ = c.Close(ctx)
 	var rec *recording.Recording
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the recording", func() bool {
 		files, _ := filepath.Glob(filepath.Join(e.recDir, "*.jsonl"))
 		if len(files) != 1 {
 			return false

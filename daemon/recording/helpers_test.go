@@ -107,15 +107,3 @@ func countType(ls []map[string]any, t string) int {
 	}
 	return n
 }
-
-// waitFor polls cond until it holds or the test times out.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

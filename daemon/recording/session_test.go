@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/testenv"
 )
 
 func TestSessionRecordsWhatTheClientGot(t *testing.T) {
@@ -259,7 +261,7 @@ func TestFlush(t *testing.T) {
 		r := mustNew(t, Config{FlushInterval: 10 * time.Millisecond})
 		s := mustOpen(t, r, "s2")
 		s.Statement(1, "SELECT 1")
-		waitFor(t, "the background flush", func() bool { return len(lines(t, r.Path("s2"))) == 2 })
+		testenv.WaitFor(t, 10*time.Second, "the background flush", func() bool { return len(lines(t, r.Path("s2"))) == 2 })
 		if r.Stats().Open != 1 {
 			t.Fatal("session not counted as open")
 		}
