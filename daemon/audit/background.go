@@ -7,7 +7,6 @@ func (l *Log) run() {
 	defer l.wg.Done()
 	flush := time.NewTimer(time.Hour)
 	flush.Stop()
-	armed := false
 	var cpC <-chan time.Time
 	if l.cfg.SigningKey != nil {
 		t := time.NewTicker(l.cfg.CheckpointInterval)
@@ -20,19 +19,19 @@ func (l *Log) run() {
 			flush.Stop()
 			return
 		case <-l.kick:
-			if !armed {
+			if !l.armed.Load() {
 				flush.Reset(l.cfg.FlushDelay)
-				armed = true
+				l.armed.Store(true)
 			}
 		case <-flush.C:
-			armed = false
+			l.armed.Store(false)
 			l.mu.Lock()
 			err := l.commitLocked(nil)
 			retry := len(l.pending) > 0
 			l.mu.Unlock()
 			if err != nil || retry {
 				flush.Reset(l.cfg.FlushDelay)
-				armed = true
+				l.armed.Store(true)
 			}
 		case <-cpC:
 			l.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -63,6 +64,7 @@ type Log struct {
 	failing  bool     // in a failure streak (for logging)
 
 	kick      chan struct{}
+	armed     atomic.Bool // run's flush timer is set
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -163,10 +165,11 @@ func (l *Log) Defer(body Body) {
 		l.mu.Unlock()
 		return
 	}
-	wasEmpty := len(l.pending) == 0
 	l.pending = l.appendRecord(l.pending, body.buf)
 	l.mu.Unlock()
-	if wasEmpty {
+	// An armed flush timer writes this record (run disarms before it
+	// takes the lock to write): only wake run when none is.
+	if !l.armed.Load() {
 		select {
 		case l.kick <- struct{}{}:
 		default:

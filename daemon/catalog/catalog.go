@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,9 +36,10 @@ type Catalog struct {
 type db struct {
 	mu    sync.Mutex // serialises use of conn
 	conn  *pgconn.PgConn
-	funcs sync.Map // uint32 → string
-	rels  sync.Map // uint32 → *Relation
-	names sync.Map // "schema.name" → uint32
+	gen   atomic.Uint64 // bumped by Invalidate
+	funcs sync.Map      // uint32 → string
+	rels  sync.Map      // uint32 → *Relation
+	names sync.Map      // "schema.name" → uint32
 }
 
 // New returns a Catalog that opens connections with connect.

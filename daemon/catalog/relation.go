@@ -129,7 +129,14 @@ func (c *Catalog) relation(ctx context.Context, database, where string, args ...
 // Invalidate drops what is cached for database, after DDL changed it.
 func (c *Catalog) Invalidate(database string) {
 	d := c.db(database)
+	d.gen.Add(1)
 	d.rels.Clear()
 	d.names.Clear()
 	d.funcs.Clear()
+}
+
+// Generation changes whenever Invalidate drops database's cache: what was
+// derived from the catalog under another generation may be stale.
+func (c *Catalog) Generation(database string) uint64 {
+	return c.db(database).gen.Load()
 }

@@ -30,6 +30,7 @@ type backendState struct {
 	out      []byte
 	rowDesc  pgproto3.RowDescription
 	copyResp pgproto3.CopyOutResponse
+	plans    planMemo
 }
 
 // maxMaskedRow bounds a DataRow the proxy must hold to mask it.
@@ -232,18 +233,33 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 	}
 	sess.endResult()
 	sess.be.masked = true
+	if m := sess.be.plans.get(mc.checked, msg.Body, sess.catalogGen()); m != nil {
+		sess.be.plan, sess.be.rep = m.plan, m.rep
+		return out
+	}
 	rd := &sess.be.rowDesc
 	if err := rd.Decode(msg.Body); err != nil {
 		sess.terminateHeld(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid RowDescription from the server"))
 		return nil
 	}
+	gen := sess.catalogGen()
 	plan, rep, err := sess.resultPlan(ctx, mc, rd.Fields)
 	if err != nil {
 		sess.log.Error("masking plan; every column masked", "err", err)
 		plan, rep = redactAll(rd.Fields, sess.srv.hasher), maskReport{unknown: fieldNames(rd.Fields)}
+	} else {
+		sess.be.plans.put(mc.checked, msg.Body, gen, plan, rep)
 	}
 	sess.be.plan, sess.be.rep = plan, rep
 	return out
+}
+
+// catalogGen is the catalog generation of the session's database.
+func (sess *session) catalogGen() uint64 {
+	if sess.ep.Catalog == nil {
+		return 0
+	}
+	return sess.ep.Catalog.Generation(sess.params["database"])
 }
 
 // onCopyOut builds the masking plan of a COPY ... TO STDOUT.

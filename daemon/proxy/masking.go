@@ -19,7 +19,12 @@ import (
 // maskCtx is what the backend loop needs to mask one statement's results:
 // the user's masking rules and the statement's column lineage.
 type maskCtx struct {
-	rules map[string]policy.MaskRule
+	// checked is the policy's verdict the context comes from; nil when the
+	// lineage is session state (a FETCH from a cursor). It keys the
+	// session's plan memo: a cached verdict is shared, immutable, and
+	// kept alive by the memo's key.
+	checked *policy.Checked
+	rules   map[string]policy.MaskRule
 	// out is the lineage of the result columns; nil when unknown (every
 	// column not resolved through the catalog is then masked).
 	out []analysis.OutputColumn
@@ -61,6 +66,7 @@ func (sess *session) maskContext(c *policy.Checked) *maskCtx {
 			mc.out = cur
 		}
 	default:
+		mc.checked = c
 		mc.out = st.Output
 	}
 	return mc
