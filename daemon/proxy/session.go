@@ -40,6 +40,7 @@ type session struct {
 	start time.Time
 
 	client net.Conn
+	cio    io.ReadWriter // client, through pgwire.SysConn
 	cr     *pgwire.Reader
 	cwMu   sync.Mutex // guards cw: the backend loop and terminate write to the client
 	cw     *pgwire.Writer
@@ -97,9 +98,10 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ep *Endpoint) {
 		id:     newID(),
 		start:  time.Now(),
 		client: c,
-		cw:     pgwire.NewWriter(c),
 		scs:    true,
 	}
+	sess.cio = pgwire.SysConn(c)
+	sess.cw = pgwire.NewWriter(sess.cio)
 	sess.log = s.log.With("session_id", sess.id, "endpoint", ep.Name, "client", c.RemoteAddr().String())
 	defer c.Close()
 	if s.cfg.Origins != nil {
@@ -251,8 +253,9 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		return sess.reject("upstream", pgwire.CodeConnectionFailure, "could not connect to the database through Interlock (see interlockd's log)")
 	}
 	sess.up = h.Conn
-	sess.ur = pgwire.NewReaderSize(h.Conn, upstreamReadBuffer)
-	sess.uw = pgwire.NewWriter(h.Conn)
+	uio := pgwire.SysConn(h.Conn)
+	sess.ur = pgwire.NewReaderSize(uio, upstreamReadBuffer)
+	sess.uw = pgwire.NewWriter(uio)
 	sess.upPID, sess.upKey = h.PID, h.SecretKey
 	sess.txStatus = h.TxStatus
 	if v, ok := h.ParameterStatuses["standard_conforming_strings"]; ok {
@@ -328,7 +331,7 @@ func (sess *session) startTLS() error {
 		sess.srv.cfg.Metrics.ConnectionsRejected.WithLabelValues("tls_handshake").Inc()
 		return fmt.Errorf("tls handshake: %w", err)
 	}
-	sess.client = tc
+	sess.client, sess.cio = tc, tc
 	sess.cw = pgwire.NewWriter(tc)
 	sess.tls = true
 	return nil
@@ -343,7 +346,7 @@ func (sess *session) authenticate(ctx context.Context) (*identity.Identity, bool
 		if id, ok := sess.srv.cfg.Sessions.Lookup(uint32(o.UID)); ok {
 			// The client's password is never asked for, let alone used.
 			sess.authMode = authSession
-			sess.cr = pgwire.NewReader(sess.client)
+			sess.cr = pgwire.NewReader(sess.cio)
 			return id, true, nil
 		}
 	}
@@ -361,7 +364,7 @@ func (sess *session) authenticate(ctx context.Context) (*identity.Identity, bool
 	if err := sess.cw.Flush(); err != nil {
 		return nil, false, err
 	}
-	sess.cr = pgwire.NewReader(sess.client)
+	sess.cr = pgwire.NewReader(sess.cio)
 	msg, err := sess.cr.Next(maxTokenLen)
 	if err != nil {
 		var tl *pgwire.TooLargeError

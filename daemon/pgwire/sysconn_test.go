@@ -1,0 +1,148 @@
+package pgwire
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// socketPair returns both ends of a real connection over network.
+func socketPair(t *testing.T, network string) (net.Conn, net.Conn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func TestSysConn(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			a, b := socketPair(t, network)
+			sa, sb := SysConn(a), SysConn(b)
+			if _, ok := sa.(*sysConn); !ok {
+				t.Fatalf("SysConn(%T) = %T, want the raw-syscall wrapper", a, sa)
+			}
+
+			// A write far larger than the socket buffers: partial writes
+			// and waits for writability, while the reader is slow.
+			want := make([]byte, 8<<20)
+			rand.Read(want)
+			errc := make(chan error, 1)
+			go func() {
+				n, err := sa.Write(want)
+				if err == nil && n != len(want) {
+					err = io.ErrShortWrite
+				}
+				errc <- err
+			}()
+			got := make([]byte, 0, len(want))
+			buf := make([]byte, 4096)
+			for len(got) < len(want) {
+				n, err := sb.Read(buf)
+				if err != nil {
+					t.Fatalf("read after %d bytes: %v", len(got), err)
+				}
+				got = append(got, buf[:n]...)
+				if len(got) < 1<<20 {
+					time.Sleep(10 * time.Microsecond)
+				}
+			}
+			if err := <-errc; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("bytes differ after the round trip")
+			}
+
+			// A read deadline interrupts a blocked read, as for net.Conn.
+			_ = b.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, err := sb.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read past the deadline: %v, want os.ErrDeadlineExceeded", err)
+			}
+			_ = b.SetReadDeadline(time.Time{})
+
+			// The peer closing gives io.EOF once the data is read.
+			if _, err := sa.Write([]byte("bye")); err != nil {
+				t.Fatal(err)
+			}
+			a.Close()
+			n, err := io.ReadFull(sb, buf[:3])
+			if err != nil || string(buf[:n]) != "bye" {
+				t.Fatalf("read before EOF: %q %v", buf[:n], err)
+			}
+			if _, err := sb.Read(buf); err != io.EOF {
+				t.Fatalf("read at EOF: %v, want io.EOF", err)
+			}
+
+			// Writing to a connection the peer closed fails.
+			var werr error
+			for range 100 {
+				if _, werr = sb.Write(make([]byte, 64<<10)); werr != nil {
+					break
+				}
+			}
+			if werr == nil {
+				t.Fatal("writes to a closed peer kept succeeding")
+			}
+		})
+	}
+}
+
+// TestSysConnClose: closing the connection from another goroutine ends a
+// blocked read, as it does for net.Conn.
+func TestSysConnClose(t *testing.T) {
+	a, _ := socketPair(t, "tcp")
+	sa := SysConn(a)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := sa.Read(make([]byte, 10))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	a.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a closed conn: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocked read did not end on Close")
+	}
+}
+
+// TestSysConnOther: anything that is not a socket is used as it is.
+func TestSysConnOther(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if got := SysConn(a); got != a {
+		t.Fatalf("SysConn(pipe) = %T, want the pipe itself", got)
+	}
+}
