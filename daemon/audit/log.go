@@ -61,7 +61,8 @@ type Log struct {
 	rotateAt int64    // size at which the next rotation is attempted
 	sys      Body     // scratch for records the Log writes itself
 	scratch  []byte   // scratch for signed messages
-	failing  bool     // in a failure streak (for logging)
+	clock    timeFormatter
+	failing  bool // in a failure streak (for logging)
 
 	kick      chan struct{}
 	armed     atomic.Bool // run's flush timer is set

@@ -683,3 +683,16 @@ func TestVerifyLiveWhileWriting(t *testing.T) {
 		t.Error("no live verification completed")
 	}
 }
+
+func TestTimeFormatter(t *testing.T) {
+	var f timeFormatter
+	base := time.Date(2026, 11, 28, 23, 59, 58, 0, time.FixedZone("x", 3600))
+	for _, d := range []time.Duration{0, 1, 10, 120, 999_999_999, time.Second, time.Second + 500*time.Millisecond, 2*time.Second + 123_456_789, 3 * time.Second, 365 * 24 * time.Hour} {
+		for _, tm := range []time.Time{base.Add(d), base.Add(-d)} {
+			want := tm.UTC().Format(time.RFC3339Nano)
+			if got := string(f.append(nil, tm)); got != want {
+				t.Errorf("append(%v) = %s, want %s", tm, got, want)
+			}
+		}
+	}
+}

@@ -25,7 +25,7 @@ func (l *Log) appendHeader(dst []byte, now time.Time) ([]byte, int) {
 	dst = strconv.AppendUint(dst, l.seq, 10)
 	dst = append(dst, `,"time":"`...)
 	timeAt := len(dst)
-	dst = now.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = l.clock.append(dst, now)
 	dst = append(dst, `","prev":"`...)
 	dst = append(dst, l.prev[:]...)
 	return append(dst, `",`...), timeAt
@@ -154,4 +154,34 @@ func (l *Log) checkpointLocked(final bool) error {
 	}
 	l.sealed = l.seq
 	return nil
+}
+
+// timeFormatter appends times as time.RFC3339Nano in UTC, formatting the
+// part up to the second once per second.
+type timeFormatter struct {
+	sec    int64
+	prefix []byte // "2006-01-02T15:04:05" of sec
+}
+
+func (f *timeFormatter) append(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != f.sec || f.prefix == nil {
+		f.sec = sec
+		f.prefix = t.AppendFormat(f.prefix[:0], "2006-01-02T15:04:05")
+	}
+	dst = append(dst, f.prefix...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
 }

@@ -211,7 +211,8 @@ func (sess *session) endResult() {
 }
 
 // onRowDescription builds the masking plan of the result set it starts
-// and returns what to forward (nothing for an injected Describe).
+// (or that the Execute after a Describe starts) and returns what to
+// forward (nothing for an injected Describe).
 func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out []byte) []byte {
 	o, ok := sess.ops.front()
 	if !ok {
@@ -219,13 +220,17 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 	}
 	if o.kind == opDescribe {
 		sess.ops.pop()
-		if !o.internal {
-			return out
+		if o.masks == nil {
+			return out // a client's Describe of a statement or portal
 		}
+		// The Describe of the portal a masked Execute runs: the proxy's
+		// own (consumed) or the client's right before it (forwarded).
 		if sess.rec != nil {
 			sess.rec.RowDescription(o.first, msg.Body)
 		}
-		out = nil
+		if o.internal {
+			out = nil
+		}
 	}
 	mc := o.mask()
 	if mc == nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -110,7 +111,7 @@ func (sess *session) onBind(msg pgwire.Msg) error {
 // onExecute audits the statement behind a portal before it runs. The
 // decision is re-checked (a memo hit) so a policy reload applies to
 // statements prepared before it.
-func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
+func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg, described bool) error {
 	portal, rest, ok := cut(msg.Body)
 	if !ok {
 		sess.terminate(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid Execute message"))
@@ -177,7 +178,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg) error {
 	if sess.rec != nil {
 		sess.rec.Statement(fe.stmt, p.text)
 	}
-	if masks != nil {
+	if masks != nil && !(described && approved == nil && bytes.Equal(fe.described, portal) && sess.ops.describeLast(masks, fe.stmt)) {
 		// The proxy needs the portal's row description (with its result
 		// formats) to mask what Execute returns: ask for it first.
 		sess.ops.push(op{kind: opDescribe, internal: true, masks: masks, first: fe.stmt})

@@ -45,10 +45,16 @@ type prepared struct {
 type frontendState struct {
 	stmt       uint64 // statements numbered in this session
 	discarding bool   // after a denial in the extended protocol, until Sync
-	named      map[string]*prepared
-	unnamed    *prepared
-	portals    map[string]*prepared
-	unnamedP   *prepared
+	// described is the portal of a Describe('P') forwarded as the last
+	// message and not flushed yet: a masked Execute of that portal takes
+	// the plan from its answer instead of asking for its own (libpq sends
+	// Bind, Describe, Execute, Sync). Only valid while describedOK.
+	described   []byte
+	describedOK bool
+	named       map[string]*prepared
+	unnamed     *prepared
+	portals     map[string]*prepared
+	unnamedP    *prepared
 	// params of portals bound to statements that need approval.
 	params        map[string]*approval.Params
 	unnamedParams *approval.Params
@@ -103,6 +109,7 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 			return sess.uw.Flush()
 		}
 		if !sess.cr.HasMessage() || sess.uw.Full() {
+			fe.describedOK = false // the server may answer it now
 			if err := sess.uw.Flush(); err != nil {
 				return fmt.Errorf("write upstream: %w", err)
 			}
@@ -112,6 +119,8 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 
 func (sess *session) onClientMessage(ctx context.Context, msg pgwire.Msg) error {
 	fe := &sess.fe
+	described := fe.describedOK
+	fe.describedOK = false
 	if fe.discarding && msg.Type != 'S' && msg.Type != 'X' {
 		return nil // the server would ignore it too, until Sync
 	}
@@ -123,9 +132,14 @@ func (sess *session) onClientMessage(ctx context.Context, msg pgwire.Msg) error 
 	case 'B':
 		return sess.onBind(msg)
 	case 'E':
-		return sess.onExecute(ctx, msg)
+		return sess.onExecute(ctx, msg, described)
 	case 'D':
 		sess.forward(msg, opDescribe)
+		if len(msg.Body) > 0 && msg.Body[0] == 'P' {
+			name, _, _ := cut(msg.Body[1:])
+			fe.described = append(fe.described[:0], name...)
+			fe.describedOK = true
+		}
 	case 'C':
 		sess.onClose(msg)
 	case 'S':

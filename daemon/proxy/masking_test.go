@@ -10,9 +10,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // maskingData tags the PII columns of the sample customers table.
@@ -374,5 +376,98 @@ func TestMaskingAfterDDL(t *testing.T) {
 	got, err = collect(ctx, c, same, pgx.QueryExecModeSimpleProtocol)
 	if err != nil || !strings.Contains(string(got), "Ada Lovelace") {
 		t.Fatalf("after the view changed, tax_id is %q (%v), want the names unmasked", got, err)
+	}
+}
+
+// TestMaskingClientDescribe: libpq sends Bind, Describe, Execute, Sync for
+// every prepared statement; the proxy masks from the answer to the
+// client's Describe (when it has not been flushed before the Execute) or
+// from its own. Either way the client gets one RowDescription per Execute
+// and no masked value, in text and binary.
+func TestMaskingClientDescribe(t *testing.T) {
+	e := newEnv(t, envOptions{policyData: maskingData(), initSQL: maskingInit})
+	r := authed(t, e)
+	enc := func(msgs ...pgproto3.FrontendMessage) []byte {
+		var b []byte
+		for _, m := range msgs {
+			var err error
+			if b, err = m.Encode(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	r.send(t, enc(&pgproto3.Parse{Name: "s", Query: "SELECT ssn, name, card_number FROM customers ORDER BY id"}, &pgproto3.Sync{}))
+	r.until(t, nil)
+	for _, tc := range []struct {
+		name   string
+		format int16
+		split  bool // Describe and Execute in two writes, the first flushed alone
+	}{
+		{"text", 0, false},
+		{"text-again", 0, false},
+		{"binary", 1, false},
+		{"text-split", 0, true},
+		{"binary-split", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bind := &pgproto3.Bind{PreparedStatement: "s", ResultFormatCodes: []int16{tc.format}}
+			first := enc(bind, &pgproto3.Describe{ObjectType: 'P'})
+			rest := enc(&pgproto3.Execute{}, &pgproto3.Sync{})
+			if tc.split {
+				r.send(t, first)
+				time.Sleep(50 * time.Millisecond)
+				r.send(t, rest)
+			} else {
+				r.send(t, append(first, rest...))
+			}
+			var got []byte
+			rowDescs, rows := 0, 0
+			r.until(t, func(m pgproto3.BackendMessage) {
+				switch m := m.(type) {
+				case *pgproto3.RowDescription:
+					rowDescs++
+					for _, f := range m.Fields {
+						if f.Format != tc.format {
+							t.Errorf("column %s in format %d, want %d", f.Name, f.Format, tc.format)
+						}
+					}
+				case *pgproto3.DataRow:
+					rows++
+					for _, v := range m.Values {
+						got = append(got, v...)
+						got = append(got, '|')
+					}
+				case *pgproto3.ErrorResponse:
+					t.Errorf("error: %s %s", m.Code, m.Message)
+				}
+			})
+			if rowDescs != 1 || rows == 0 {
+				t.Fatalf("got %d RowDescriptions and %d rows, want 1 and some", rowDescs, rows)
+			}
+			if l := leak(got); l != "" {
+				t.Fatalf("masked value %q reached the client: %q", l, got)
+			}
+			if tc.format == 0 && !strings.Contains(string(got), "Ada Lovelace") {
+				t.Fatalf("unmasked column missing: %q", got)
+			}
+		})
+	}
+}
+
+// until reads messages up to ReadyForQuery, calling f (if not nil) on each.
+func (r *raw) until(t *testing.T, f func(pgproto3.BackendMessage)) {
+	t.Helper()
+	for {
+		m, err := r.fe.Receive()
+		if err != nil {
+			t.Fatalf("waiting for ReadyForQuery: %v", err)
+		}
+		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
+			return
+		}
+		if f != nil {
+			f(m)
+		}
 	}
 }

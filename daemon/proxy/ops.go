@@ -79,6 +79,24 @@ func (q *opQueue) push(o op) {
 	q.mu.Unlock()
 }
 
+// describeLast gives the newest op, when it is a client's Describe the
+// server cannot have answered yet (not flushed), the masks of the Execute
+// that follows it, so its answer builds that Execute's plan. It reports
+// whether it did.
+func (q *opQueue) describeLast(masks []*maskCtx, stmt uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return false
+	}
+	o := &q.ring[(q.head+q.n-1)%len(q.ring)]
+	if o.kind != opDescribe || o.internal || o.masks != nil {
+		return false
+	}
+	o.masks, o.first = masks, stmt
+	return true
+}
+
 // front returns a copy of the oldest op; ok is false when none is pending.
 // Only the backend loop calls front, advance and pop.
 func (q *opQueue) front() (o op, ok bool) {
