@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,14 +28,21 @@ type backendState struct {
 	copyPlan *mask.CopyPlan
 	rep      maskReport
 	masked   bool // the current statement had masking rules
-	out      []byte
-	rowDesc  pgproto3.RowDescription
-	copyResp pgproto3.CopyOutResponse
-	plans    planMemo
+	// streaming: the last message was a DataRow or CopyData, so the
+	// server sends more without waiting for the client.
+	streaming bool
+	out       []byte
+	rowDesc   pgproto3.RowDescription
+	copyResp  pgproto3.CopyOutResponse
+	plans     planMemo
 }
 
 // maxMaskedRow bounds a DataRow the proxy must hold to mask it.
 const maxMaskedRow = 64 << 20
+
+// holdRows bounds how long rows of a result still streaming are held back
+// to be sent with the next ones (see backendLoop).
+const holdRows = time.Millisecond
 
 var errUpstreamGone = errors.New("upstream connection lost")
 
@@ -50,21 +58,59 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			sess.cwMu.Unlock()
 		}
 	}()
+	// deadline: a read deadline is set on up while rows are held back in
+	// cw. Mid-result the server sends more without waiting for the client,
+	// so rows are held until cw is full, the result ends or the server
+	// pauses for holdRows: the client gets fewer, larger writes.
+	deadline := false
 	for {
 		if locked && !sess.ur.HasMessage() {
-			err := sess.cw.Flush()
+			var err error
+			if sess.be.streaming && sess.upHold && !sess.cw.Full() {
+				if err = sess.up.SetReadDeadline(time.Now().Add(holdRows)); err != nil {
+					err = fmt.Errorf("%w: %w", errUpstreamGone, err)
+				}
+				deadline = err == nil
+			} else {
+				if deadline {
+					deadline = false
+					if err = sess.up.SetReadDeadline(time.Time{}); err != nil {
+						err = fmt.Errorf("%w: %w", errUpstreamGone, err)
+					}
+				}
+				if err == nil {
+					if err = sess.cw.Flush(); err != nil {
+						err = fmt.Errorf("%w: write: %w", errClientGone, err)
+					}
+				}
+			}
 			sess.cwMu.Unlock()
 			locked = false
 			if err != nil {
-				return fmt.Errorf("%w: write: %w", errClientGone, err)
+				return err
 			}
 		}
 		typ, n, err := sess.ur.NextHeader()
+		if deadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			deadline = false
+			if err := sess.releaseHeld(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
 		}
+		sess.be.streaming = typ == 'D' || typ == 'd'
 		if n > streamAbove && (typ == 'D' && sess.be.plan == nil || typ == 'd' && sess.be.copyPlan == nil) {
-			// A huge row or COPY chunk: stream it, never hold it.
+			// A huge row or COPY chunk: stream it, never hold it (Stream
+			// writes what is held first).
+			if deadline {
+				deadline = false
+				if err := sess.up.SetReadDeadline(time.Time{}); err != nil {
+					return fmt.Errorf("%w: %w", errUpstreamGone, err)
+				}
+			}
 			if sess.rec != nil {
 				if o, ok := sess.ops.front(); ok {
 					sess.rec.SkipRow(o.stmtNo())
@@ -90,6 +136,18 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			return fmt.Errorf("masked message of %d bytes", n)
 		}
 		msg, err := sess.ur.Body()
+		if deadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server paused in the middle of a message.
+			deadline = false
+			if locked {
+				sess.cwMu.Unlock()
+				locked = false
+			}
+			if err := sess.releaseHeld(); err != nil {
+				return err
+			}
+			msg, err = sess.ur.Body()
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUpstreamGone, err)
 		}
@@ -163,6 +221,21 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// releaseHeld ends a hold (see backendLoop): it clears the read deadline
+// and sends the rows held back.
+func (sess *session) releaseHeld() error {
+	if err := sess.up.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("%w: %w", errUpstreamGone, err)
+	}
+	sess.cwMu.Lock()
+	err := sess.cw.Flush()
+	sess.cwMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: write: %w", errClientGone, err)
+	}
+	return nil
 }
 
 // popIf pops the oldest op when it is of kind k.

@@ -503,3 +503,33 @@ func TestLargeResultBoundedMemory(t *testing.T) {
 		t.Fatalf("heap grew by %d MB while streaming %d MB: the result is being buffered", growth>>20, bytes>>20)
 	}
 }
+
+// TestSlowResultNotHeld: rows of a result still streaming are held back to
+// be written with the next ones, but only while the server keeps sending:
+// when it pauses mid-result, the client gets what has arrived.
+func TestSlowResultNotHeld(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	c := e.connect(t, "carol", "readers")
+	// Rows larger than the server's 8 kB output buffer go out as they are
+	// made, one every 300 ms.
+	start := time.Now()
+	rows, err := c.Query(ctx, "SELECT g, repeat('x', 9000), pg_sleep(0.3) FROM generate_series(1, 4) g", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arrived []time.Duration
+	for rows.Next() {
+		arrived = append(arrived, time.Since(start))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(arrived) != 4 {
+		t.Fatalf("got %d rows, want 4", len(arrived))
+	}
+	// The first row is made after 300 ms and the query ends after 1.2 s.
+	if arrived[0] > 800*time.Millisecond {
+		t.Fatalf("first row arrived after %v (all at %v): rows were held until the result ended", arrived[0], arrived)
+	}
+}

@@ -47,11 +47,14 @@ type session struct {
 
 	tls bool // the client negotiated TLS
 
-	up    net.Conn
-	ur    *pgwire.Reader
-	uw    *pgwire.Writer
-	upPID uint32
-	upKey []byte
+	up net.Conn
+	// upHold: up is a plain socket, whose read deadlines the backend loop
+	// uses to hold rows back (a TLS connection's are left alone).
+	upHold bool
+	ur     *pgwire.Reader
+	uw     *pgwire.Writer
+	upPID  uint32
+	upKey  []byte
 
 	key      cancelKey
 	ident    *identity.Identity
@@ -254,6 +257,8 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 	}
 	sess.up = h.Conn
 	uio := pgwire.SysConn(h.Conn)
+	_, upTLS := h.Conn.(*tls.Conn)
+	sess.upHold = !upTLS
 	sess.ur = pgwire.NewReaderSize(uio, upstreamReadBuffer)
 	sess.uw = pgwire.NewWriter(uio)
 	sess.upPID, sess.upKey = h.PID, h.SecretKey
