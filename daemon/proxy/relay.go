@@ -40,11 +40,11 @@ func (sess *session) relay(ctx context.Context) {
 		reason = "error"
 		sess.log.Warn("session ended", "err", err)
 	}
-	if sess.termErr != nil && reason != "upstream_lost" {
+	if sess.termErr.Load() != nil && reason != "upstream_lost" {
 		reason = "terminated"
 	}
-	if sess.expiry != nil {
-		sess.expiry.Stop()
+	if t := sess.expiry.Load(); t != nil {
+		t.Stop()
 	}
 	_ = sess.client.Close()
 	_ = sess.up.Close()

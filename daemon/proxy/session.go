@@ -58,9 +58,9 @@ type session struct {
 
 	key      cancelKey
 	ident    *identity.Identity
-	authMode string         // authSession or authToken
-	origin   *policy.Origin // nil unless redirected
-	expiry   *time.Timer
+	authMode string                     // authSession or authToken
+	origin   *policy.Origin             // nil unless redirected
+	expiry   atomic.Pointer[time.Timer] // set after the session is registered
 	upUser   string
 	params   map[string]string
 	check    *policy.Session
@@ -82,7 +82,7 @@ type session struct {
 	rec  *recording.Session      // nil unless the endpoint records
 
 	termOnce sync.Once
-	termErr  *pgproto3.ErrorResponse
+	termErr  atomic.Pointer[pgproto3.ErrorResponse] // set by terminate, from any goroutine
 }
 
 // Authentication modes, as recorded in audit.
@@ -313,10 +313,10 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 	sess.log.Info("session started", "auth", sess.authMode)
 	if sess.authMode == authToken && !ident.Expiry.IsZero() {
 		// A token-authenticated session lives no longer than its token.
-		sess.expiry = time.AfterFunc(time.Until(ident.Expiry), func() {
+		sess.expiry.Store(time.AfterFunc(time.Until(ident.Expiry), func() {
 			sess.log.Info("terminating session: token expired")
 			sess.terminate(pgwire.Fatal(pgwire.CodeAdminShutdown, "terminating connection: the Interlock token used to authenticate has expired; reconnect with a fresh token"))
-		})
+		}))
 	}
 	return true, nil
 }
@@ -482,10 +482,10 @@ func (sess *session) terminateHeld(e *pgproto3.ErrorResponse) { sess.end(e, true
 
 func (sess *session) end(e *pgproto3.ErrorResponse, held bool) {
 	sess.termOnce.Do(func() {
-		if sess.expiry != nil {
-			sess.expiry.Stop()
+		if t := sess.expiry.Load(); t != nil {
+			t.Stop()
 		}
-		sess.termErr = e
+		sess.termErr.Store(e)
 		// The backend loop may hold the writer while it streams a large
 		// message; the FATAL is best effort, closing is not.
 		if held || tryLock(&sess.cwMu, time.Second) {
