@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
@@ -33,6 +34,7 @@ type colPlan struct {
 	redactNull bool
 	keep       int
 	fill       []byte
+	fillRun    []byte // fill repeated fillRunLen times
 	hashEnc    HashEncoding
 	hashLen    int
 	// maxChars and maxBytes cap masked text (0: no cap).
@@ -56,6 +58,7 @@ func compile(c Column, binaryFormat bool) (colPlan, error) {
 		hashLen:  r.HashLength,
 		maxBytes: t.maxBytes,
 	}
+	p.fillRun = bytes.Repeat(p.fill, fillRunLen)
 	if t.typmodChars && c.TypeMod >= 5 {
 		p.maxChars = int(c.TypeMod) - 4
 	}

@@ -76,17 +76,15 @@ func (c *colPlan) appendPartial(dst, v []byte) []byte {
 	return append(dst, v[tail:]...)
 }
 
+// fillRunLen is how many fill characters appendFill copies at a time.
+const fillRunLen = 32
+
 // appendFill appends n fill characters.
 func (c *colPlan) appendFill(dst []byte, n int) []byte {
-	if len(c.fill) == 1 {
-		f := c.fill[0]
-		for range n {
-			dst = append(dst, f)
-		}
-		return dst
-	}
-	for range n {
-		dst = append(dst, c.fill...)
+	for n > 0 {
+		k := min(n, fillRunLen)
+		dst = append(dst, c.fillRun[:k*len(c.fill)]...)
+		n -= k
 	}
 	return dst
 }
