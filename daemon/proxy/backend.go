@@ -74,9 +74,7 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			} else {
 				if deadline {
 					deadline = false
-					if err = sess.up.SetReadDeadline(time.Time{}); err != nil {
-						err = fmt.Errorf("%w: %w", errUpstreamGone, err)
-					}
+					err = sess.endHold()
 				}
 				if err == nil {
 					if err = sess.cw.Flush(); err != nil {
@@ -107,8 +105,8 @@ func (sess *session) backendLoop(ctx context.Context) error {
 			// writes what is held first).
 			if deadline {
 				deadline = false
-				if err := sess.up.SetReadDeadline(time.Time{}); err != nil {
-					return fmt.Errorf("%w: %w", errUpstreamGone, err)
+				if err := sess.endHold(); err != nil {
+					return err
 				}
 			}
 			if sess.rec != nil {
@@ -223,11 +221,18 @@ func (sess *session) backendLoop(ctx context.Context) error {
 	}
 }
 
-// releaseHeld ends a hold (see backendLoop): it clears the read deadline
-// and sends the rows held back.
-func (sess *session) releaseHeld() error {
+// endHold clears the read deadline a hold of rows set (see backendLoop).
+func (sess *session) endHold() error {
 	if err := sess.up.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("%w: %w", errUpstreamGone, err)
+	}
+	return nil
+}
+
+// releaseHeld ends a hold and sends the rows held back.
+func (sess *session) releaseHeld() error {
+	if err := sess.endHold(); err != nil {
+		return err
 	}
 	sess.cwMu.Lock()
 	err := sess.cw.Flush()
@@ -311,7 +316,9 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 	}
 	sess.endResult()
 	sess.be.masked = true
-	if m := sess.be.plans.get(mc.checked, msg.Body, sess.catalogGen()); m != nil {
+	// The generation is read before the plan is built from the catalog.
+	gen := sess.catalogGen()
+	if m := sess.be.plans.get(mc.checked, msg.Body, gen); m != nil {
 		sess.be.plan, sess.be.rep = m.plan, m.rep
 		return out
 	}
@@ -320,7 +327,6 @@ func (sess *session) onRowDescription(ctx context.Context, msg pgwire.Msg, out [
 		sess.terminateHeld(pgwire.Fatal(pgwire.CodeProtocolViolation, "invalid RowDescription from the server"))
 		return nil
 	}
-	gen := sess.catalogGen()
 	plan, rep, err := sess.resultPlan(ctx, mc, rd.Fields)
 	if err != nil {
 		sess.log.Error("masking plan; every column masked", "err", err)

@@ -178,7 +178,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg, described bo
 	if sess.rec != nil {
 		sess.rec.Statement(fe.stmt, p.text)
 	}
-	if masks != nil && !(described && approved == nil && bytes.Equal(fe.described, portal) && sess.ops.describeLast(masks, fe.stmt)) {
+	if masks != nil && !(approved == nil && sess.maskByClientDescribe(described, portal, masks)) {
 		// The proxy needs the portal's row description (with its result
 		// formats) to mask what Execute returns: ask for it first.
 		sess.ops.push(op{kind: opDescribe, internal: true, masks: masks, first: fe.stmt})
@@ -192,6 +192,13 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg, described bo
 		sess.uw.Append(msg.Raw)
 	}
 	return nil
+}
+
+// maskByClientDescribe reports whether the answer to the client's own
+// Describe of portal, the message right before this Execute and not yet
+// flushed, builds the Execute's masking plan; it then carries masks.
+func (sess *session) maskByClientDescribe(described bool, portal []byte, masks []*maskCtx) bool {
+	return described && bytes.Equal(sess.fe.described, portal) && sess.ops.describeLast(masks, sess.fe.stmt)
 }
 
 // denyExecute refuses an Execute: audited, the failing substitute sent, and
