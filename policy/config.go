@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,21 +64,15 @@ func (c *Config) Validate() error {
 	if _, err := ast.ParseRef(c.Query); err != nil {
 		return fmt.Errorf("policy query %q is not a reference: %w", c.Query, err)
 	}
-	if c.CacheSize == 0 {
-		c.CacheSize = DefaultCacheSize
-	}
+	c.CacheSize = cmp.Or(c.CacheSize, DefaultCacheSize)
 	if c.CacheSize < 0 {
 		return errors.New("policy cache size is negative")
 	}
-	if c.SessionCacheSize == 0 {
-		c.SessionCacheSize = DefaultSessionCacheSize
-	}
+	c.SessionCacheSize = cmp.Or(c.SessionCacheSize, DefaultSessionCacheSize)
 	if c.SessionCacheSize < 0 {
 		return errors.New("policy session cache size is negative")
 	}
-	if c.MaxCachedText == 0 {
-		c.MaxCachedText = DefaultMaxCachedText
-	}
+	c.MaxCachedText = cmp.Or(c.MaxCachedText, DefaultMaxCachedText)
 	if c.MaxCachedText < 0 {
 		return errors.New("policy max cached text is negative")
 	}

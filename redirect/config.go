@@ -1,6 +1,7 @@
 package redirect
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -46,9 +47,7 @@ func (c *Config) Validate() error {
 		}
 		c.CgroupPath = filepath.Clean(c.CgroupPath)
 	}
-	if c.Mark == 0 {
-		c.Mark = DefaultMark
-	}
+	c.Mark = cmp.Or(c.Mark, DefaultMark)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

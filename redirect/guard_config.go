@@ -1,6 +1,7 @@
 package redirect
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -92,12 +93,8 @@ func (c *GuardConfig) Validate() error {
 	if c.DedupWindow < 0 {
 		return fmt.Errorf("dedup window %s: must not be negative", c.DedupWindow)
 	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = DefaultDedupWindow
-	}
-	if c.EventBudget == 0 {
-		c.EventBudget = DefaultEventBudget
-	}
+	c.DedupWindow = cmp.Or(c.DedupWindow, DefaultDedupWindow)
+	c.EventBudget = cmp.Or(c.EventBudget, DefaultEventBudget)
 	return nil
 }
 

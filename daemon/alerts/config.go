@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,21 +100,11 @@ func (c *Config) Validate() error {
 	if c.DedupWindow < 0 || c.RateLimit < 0 || c.Burst < 0 || c.MaxSources < 0 || c.Recent < 0 {
 		return errors.New("alerts config: negative limits")
 	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = DefaultDedupWindow
-	}
-	if c.RateLimit == 0 {
-		c.RateLimit = DefaultRateLimit
-	}
-	if c.Burst == 0 {
-		c.Burst = DefaultBurst
-	}
-	if c.MaxSources == 0 {
-		c.MaxSources = DefaultMaxSources
-	}
-	if c.Recent == 0 {
-		c.Recent = DefaultRecent
-	}
+	c.DedupWindow = cmp.Or(c.DedupWindow, DefaultDedupWindow)
+	c.RateLimit = cmp.Or(c.RateLimit, DefaultRateLimit)
+	c.Burst = cmp.Or(c.Burst, DefaultBurst)
+	c.MaxSources = cmp.Or(c.MaxSources, DefaultMaxSources)
+	c.Recent = cmp.Or(c.Recent, DefaultRecent)
 	if c.MaxFollowers <= 0 {
 		c.MaxFollowers = DefaultMaxFollowers
 	}
@@ -140,18 +131,10 @@ func (w *WebhookConfig) validate() error {
 	if w.QueueSize < 0 || w.Timeout < 0 || w.MinBackoff < 0 || w.MaxBackoff < 0 || w.MaxRetryTime < 0 {
 		return errors.New("alerts webhook: negative limits")
 	}
-	if w.QueueSize == 0 {
-		w.QueueSize = DefaultQueueSize
-	}
-	if w.Timeout == 0 {
-		w.Timeout = DefaultWebhookTimout
-	}
-	if w.MinBackoff == 0 {
-		w.MinBackoff = DefaultMinBackoff
-	}
-	if w.MaxBackoff == 0 {
-		w.MaxBackoff = DefaultMaxBackoff
-	}
+	w.QueueSize = cmp.Or(w.QueueSize, DefaultQueueSize)
+	w.Timeout = cmp.Or(w.Timeout, DefaultWebhookTimout)
+	w.MinBackoff = cmp.Or(w.MinBackoff, DefaultMinBackoff)
+	w.MaxBackoff = cmp.Or(w.MaxBackoff, DefaultMaxBackoff)
 	if w.MaxBackoff < w.MinBackoff {
 		return fmt.Errorf("alerts webhook: max backoff %s below min backoff %s", w.MaxBackoff, w.MinBackoff)
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -64,15 +65,9 @@ func (c *Config) Validate() error {
 	if c.CheckpointInterval < 0 || c.RotateBytes < 0 || c.FlushDelay < 0 || c.MaxStatementBytes < 0 {
 		return errors.New("audit config: negative interval or size")
 	}
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = DefaultCheckpointInterval
-	}
-	if c.FlushDelay == 0 {
-		c.FlushDelay = DefaultFlushDelay
-	}
-	if c.MaxStatementBytes == 0 {
-		c.MaxStatementBytes = DefaultMaxStatementBytes
-	}
+	c.CheckpointInterval = cmp.Or(c.CheckpointInterval, DefaultCheckpointInterval)
+	c.FlushDelay = cmp.Or(c.FlushDelay, DefaultFlushDelay)
+	c.MaxStatementBytes = cmp.Or(c.MaxStatementBytes, DefaultMaxStatementBytes)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}

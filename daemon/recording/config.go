@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,24 +66,14 @@ func (c *Config) Validate() error {
 	if c.FlushInterval < 0 || c.MaxAge < 0 || c.MaxBytes < 0 {
 		return errors.New("recording config: negative interval, age or size")
 	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	if c.MaxBytes < MinMaxBytes {
 		return fmt.Errorf("recording config: max bytes %d is below the minimum %d", c.MaxBytes, MinMaxBytes)
 	}
-	if c.MaxRowsPerResult == 0 {
-		c.MaxRowsPerResult = DefaultMaxRowsPerResult
-	}
-	if c.MaxValueBytes == 0 {
-		c.MaxValueBytes = DefaultMaxValueBytes
-	}
-	if c.MaxStatementBytes == 0 {
-		c.MaxStatementBytes = DefaultMaxStatementBytes
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
-	}
+	c.MaxRowsPerResult = cmp.Or(c.MaxRowsPerResult, DefaultMaxRowsPerResult)
+	c.MaxValueBytes = cmp.Or(c.MaxValueBytes, DefaultMaxValueBytes)
+	c.MaxStatementBytes = cmp.Or(c.MaxStatementBytes, DefaultMaxStatementBytes)
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
