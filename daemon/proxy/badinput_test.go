@@ -98,15 +98,34 @@ func authed(t *testing.T, e *env) *raw {
 		t.Fatal(err)
 	}
 	r.sendMsg(t, &pgproto3.PasswordMessage{Password: e.token(t, "carol", "readers")})
+	r.until(t, nil)
+	return r
+}
+
+// until reads messages up to ReadyForQuery, calling f (if not nil) on each.
+func (r *raw) until(t *testing.T, f func(pgproto3.BackendMessage)) {
+	t.Helper()
 	for {
 		m, err := r.fe.Receive()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("waiting for ReadyForQuery: %v", err)
 		}
 		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
-			return r
+			return
+		}
+		if f != nil {
+			f(m)
 		}
 	}
+}
+
+// encodeMsgs encodes msgs back to back, as a client sends a pipeline.
+func encodeMsgs(msgs ...pgproto3.FrontendMessage) []byte {
+	var b []byte
+	for _, m := range msgs {
+		b, _ = m.Encode(b)
+	}
+	return b
 }
 
 func TestBadInput(t *testing.T) {

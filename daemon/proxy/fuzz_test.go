@@ -26,13 +26,7 @@ func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: n
 // reaches the upstream must be a statement the policy allows or the
 // failing substitute.
 func FuzzClientMessages(f *testing.F) {
-	enc := func(msgs ...pgproto3.FrontendMessage) []byte {
-		var b []byte
-		for _, m := range msgs {
-			b, _ = m.Encode(b)
-		}
-		return b
-	}
+	enc := encodeMsgs
 	f.Add(enc(&pgproto3.Query{String: "SELECT 1"}))
 	f.Add(enc(&pgproto3.Query{String: "DROP TABLE customers"}))
 	f.Add(enc(&pgproto3.Query{String: "SELECT 1; DELETE FROM customers"}))

@@ -387,16 +387,7 @@ func TestMaskingAfterDDL(t *testing.T) {
 func TestMaskingClientDescribe(t *testing.T) {
 	e := newEnv(t, envOptions{policyData: maskingData(), initSQL: maskingInit})
 	r := authed(t, e)
-	enc := func(msgs ...pgproto3.FrontendMessage) []byte {
-		var b []byte
-		for _, m := range msgs {
-			var err error
-			if b, err = m.Encode(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return b
-	}
+	enc := encodeMsgs
 	r.send(t, enc(&pgproto3.Parse{Name: "s", Query: "SELECT ssn, name, card_number FROM customers ORDER BY id"}, &pgproto3.Sync{}))
 	r.until(t, nil)
 	for _, tc := range []struct {
@@ -452,22 +443,5 @@ func TestMaskingClientDescribe(t *testing.T) {
 				t.Fatalf("unmasked column missing: %q", got)
 			}
 		})
-	}
-}
-
-// until reads messages up to ReadyForQuery, calling f (if not nil) on each.
-func (r *raw) until(t *testing.T, f func(pgproto3.BackendMessage)) {
-	t.Helper()
-	for {
-		m, err := r.fe.Receive()
-		if err != nil {
-			t.Fatalf("waiting for ReadyForQuery: %v", err)
-		}
-		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
-			return
-		}
-		if f != nil {
-			f(m)
-		}
 	}
 }
