@@ -35,7 +35,12 @@ func openAppend(path string) (file, error) {
 	if err != nil {
 		return nil, err // the caller wraps
 	}
-	return f, nil
+	r, err := newRawFile(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // Log is an open audit chain. All methods are safe for concurrent use; the

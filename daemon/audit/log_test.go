@@ -379,6 +379,32 @@ func TestWriteFailureRecovers(t *testing.T) {
 			heal: func(l *Log) { l.openFile = openAppend },
 		},
 		{
+			name: "/dev/full, raw writes",
+			break_: func(t *testing.T, l *Log) {
+				open := func(string) (file, error) { return openRaw(os.OpenFile("/dev/full", os.O_WRONLY, 0)) }
+				f, err := open("")
+				if err != nil {
+					t.Fatalf("/dev/full is needed for this test: %v", err)
+				}
+				l.f.Close()
+				l.f, l.openFile = f, open
+			},
+			heal: func(l *Log) { l.openFile = openAppend },
+		},
+		{
+			name: "file opened read-only, raw writes",
+			break_: func(t *testing.T, l *Log) {
+				open := func(p string) (file, error) { return openRaw(os.Open(p)) }
+				f, err := open(l.cfg.Path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.f.Close()
+				l.f, l.openFile = f, open
+			},
+			heal: func(l *Log) { l.openFile = openAppend },
+		},
+		{
 			name: "file opened read-only",
 			break_: func(t *testing.T, l *Log) {
 				open := func(p string) (file, error) { return os.Open(p) }
@@ -694,5 +720,54 @@ func TestTimeFormatter(t *testing.T) {
 				t.Errorf("append(%v) = %s, want %s", tm, got, want)
 			}
 		}
+	}
+}
+
+// openRaw wraps an os.OpenFile result in a rawFile.
+func openRaw(f *os.File, err error) (file, error) {
+	if err != nil {
+		return nil, err
+	}
+	return newRawFile(f)
+}
+
+// TestSlowRawWriteFallsBack checks that a slow raw write switches the file
+// to scheduler-aware writes and that records stay intact either way.
+func TestSlowRawWriteFallsBack(t *testing.T) {
+	path := tempPath(t)
+	l := mustOpen(t, Config{Path: path, FlushDelay: time.Hour})
+	l.mu.Lock()
+	rf, ok := l.f.(*rawFile)
+	if !ok {
+		l.mu.Unlock()
+		t.Fatalf("live audit file is a %T, want *rawFile", l.f)
+	}
+	if !rf.slowUntil.IsZero() {
+		t.Errorf("fallback active before any slow write (until %v)", rf.slowUntil)
+	}
+	rf.slowAt = 0 // every write counts as slow
+	l.mu.Unlock()
+	var b Body
+	for i := range 3 {
+		b.Reset(TypeStatement)
+		b.Int("n", int64(i))
+		if err := l.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		until := rf.slowUntil
+		l.mu.Unlock()
+		if left := time.Until(until); left <= 0 || left > slowFor {
+			t.Fatalf("after a slow write the fallback lasts %v, want (0, %v]", left, slowFor)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, VerifyOptions{Files: []string{path}}); !rep.OK() {
+		t.Errorf("chain written through the fallback does not verify:\n%s", rep)
+	}
+	if n := strings.Count(strings.Join(readLines(t, path), "\n"), `"n":`); n != 3 {
+		t.Errorf("%d records of 3 in the file", n)
 	}
 }
