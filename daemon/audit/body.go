@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -65,6 +66,31 @@ func (b *Body) key(k string) {
 	b.buf = append(b.buf, ',')
 	b.buf = appendString(b.buf, k)
 	b.buf = append(b.buf, ':')
+}
+
+// Fields is a run of encoded members cut from a Body (Cut), to be appended
+// to other Bodies as it is (Fields): members that repeat from record to
+// record are encoded once. It is immutable.
+type Fields struct {
+	buf []byte
+	err error
+}
+
+// Mark returns the end of the members appended so far, for Cut.
+func (b *Body) Mark() int { return len(b.buf) }
+
+// Cut returns a copy of the members appended since mark.
+func (b *Body) Cut(mark int) Fields {
+	return Fields{buf: bytes.Clone(b.buf[mark:]), err: b.err}
+}
+
+// Fields appends members cut from a Body.
+func (b *Body) Fields(f Fields) *Body {
+	b.buf = append(b.buf, f.buf...)
+	if b.err == nil {
+		b.err = f.err
+	}
+	return b
 }
 
 // Str appends a string field.

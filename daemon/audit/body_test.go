@@ -75,6 +75,14 @@ func TestBodyErrors(t *testing.T) {
 		{"second type", func(b *Body) { b.Reset(TypeStatement); b.Str("type", "x") }, ErrReservedKey},
 		{"bad raw", func(b *Body) { b.Reset(TypeStatement); b.Raw("k", []byte(`{"a":`)) }, ErrRawJSON},
 		{"empty", func(b *Body) {}, ErrEmptyBody},
+		{"cut fields with a reserved key", func(b *Body) {
+			var src Body
+			src.Reset(TypeStatement)
+			m := src.Mark()
+			src.Str("prev", "x")
+			b.Reset(TypeStatement)
+			b.Fields(src.Cut(m))
+		}, ErrReservedKey},
 	}
 	dir := t.TempDir()
 	l := mustOpen(t, Config{Path: dir + "/a.log"})
@@ -95,6 +103,28 @@ func TestBodyErrors(t *testing.T) {
 	if err := l.Write(b); err != nil {
 		t.Errorf("Write after Reset = %v", err)
 	}
+}
+
+// TestBodyCut checks that members cut from one Body append to another as
+// if encoded there, and that the cut is a copy.
+func TestBodyCut(t *testing.T) {
+	var src, got, want Body
+	src.Reset(TypeStatement)
+	src.Str("before", "x")
+	m := src.Mark()
+	src.Str("command", "SELECT").Strs("kinds", []string{"select"}).Uint("n", 3)
+	f := src.Cut(m)
+	src.Reset(TypeAlert) // reuses the buffer the fields were cut from
+	src.Str("command", "DROP")
+
+	got.Reset(TypeStatement)
+	got.Uint("stmt", 1).Fields(f).Bool("cached", true)
+	want.Reset(TypeStatement)
+	want.Uint("stmt", 1).Str("command", "SELECT").Strs("kinds", []string{"select"}).Uint("n", 3).Bool("cached", true)
+	if string(got.Bytes()) != string(want.Bytes()) {
+		t.Errorf("body with cut fields = %s, want %s", got.Bytes(), want.Bytes())
+	}
+	decodeBody(t, &got)
 }
 
 func TestBodyStrMax(t *testing.T) {

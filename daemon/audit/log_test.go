@@ -742,7 +742,7 @@ func TestSlowRawWriteFallsBack(t *testing.T) {
 		l.mu.Unlock()
 		t.Fatalf("live audit file is a %T, want *rawFile", l.f)
 	}
-	if !rf.slowUntil.IsZero() {
+	if rf.slowUntil != 0 {
 		t.Errorf("fallback active before any slow write (until %v)", rf.slowUntil)
 	}
 	rf.slowAt = 0 // every write counts as slow
@@ -757,7 +757,7 @@ func TestSlowRawWriteFallsBack(t *testing.T) {
 		l.mu.Lock()
 		until := rf.slowUntil
 		l.mu.Unlock()
-		if left := time.Until(until); left <= 0 || left > slowFor {
+		if left := until - time.Since(rf.base); left <= 0 || left > slowFor {
 			t.Fatalf("after a slow write the fallback lasts %v, want (0, %v]", left, slowFor)
 		}
 	}

@@ -36,8 +36,10 @@ type rawFile struct {
 	n   int
 	err error
 
+	// Times are monotonic offsets from base: one clock read each.
+	base      time.Time
 	slowAt    time.Duration // slowWrite; tests lower it
-	slowUntil time.Time     // scheduler-aware writes until then
+	slowUntil time.Duration // scheduler-aware writes until then
 }
 
 func newRawFile(f *os.File) (*rawFile, error) {
@@ -45,15 +47,15 @@ func newRawFile(f *os.File) (*rawFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &rawFile{File: f, rc: rc, slowAt: slowWrite}
+	r := &rawFile{File: f, rc: rc, base: time.Now(), slowAt: slowWrite}
 	r.fn = r.write
 	return r, nil
 }
 
 // Write appends p. The Log calls it with its lock held.
 func (r *rawFile) Write(p []byte) (int, error) {
-	start := time.Now()
-	if start.Before(r.slowUntil) {
+	start := time.Since(r.base)
+	if start < r.slowUntil {
 		return r.File.Write(p)
 	}
 	r.p, r.n, r.err = p, 0, nil
@@ -62,8 +64,8 @@ func (r *rawFile) Write(p []byte) (int, error) {
 	if err == nil {
 		err = r.err
 	}
-	if time.Since(start) > r.slowAt {
-		r.slowUntil = time.Now().Add(slowFor)
+	if end := time.Since(r.base); end-start > r.slowAt {
+		r.slowUntil = end + slowFor
 	}
 	return r.n, err
 }

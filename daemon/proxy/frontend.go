@@ -59,7 +59,11 @@ type frontendState struct {
 	params        map[string]*approval.Params
 	unnamedParams *approval.Params
 	body          audit.Body
-	terminated    bool
+	// verdicts holds the verdict fields of cached verdicts (see
+	// verdictFields); scratch encodes them.
+	verdicts   map[fieldsKey]audit.Fields
+	scratch    audit.Body
+	terminated bool
 	// cursors maps SQL cursors (DECLARE) to the lineage of their query,
 	// for masking what FETCH returns.
 	cursors map[string][]analysis.OutputColumn

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -113,5 +114,37 @@ func TestStatementHitAllocs(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Fatalf("cache-hit statement path allocates %.1f times per statement, want 0", allocs)
+	}
+}
+
+// TestVerdictFieldsReused checks that a statement record built from the
+// session's encoded verdict fields is the record built field by field, per
+// protocol.
+func TestVerdictFieldsReused(t *testing.T) {
+	sess := hotSession(t)
+	ctx := context.Background()
+	var res *policy.Result
+	for _, text := range []string{"SELECT abalance FROM pgbench_accounts WHERE aid = 1", "SELECT abalance FROM pgbench_accounts WHERE aid = 2"} {
+		var err error
+		if res, err = sess.check.Check(ctx, text, policy.SCSOn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !res.Cached {
+		t.Fatal("the second check was not answered from the cache")
+	}
+	c := &res.Statements[0]
+	for _, protocol := range []string{"simple", "extended", "simple", "function_call"} {
+		var got, want audit.Body
+		sess.statementRecord(&got, 7, c, 1, "SELECT 1", nil, true, protocol, nil)
+		sess.statementRecord(&want, 7, c, 1, "SELECT 1", nil, false, protocol, nil)
+		g, _ := bytes.CutSuffix(got.Bytes(), []byte(`"cached":true`))
+		w, _ := bytes.CutSuffix(want.Bytes(), []byte(`"cached":false`))
+		if !bytes.Equal(g, w) {
+			t.Errorf("%s: record from encoded fields\n%s\nwant\n%s", protocol, got.Bytes(), want.Bytes())
+		}
+	}
+	if n := len(sess.fe.verdicts); n != 3 {
+		t.Errorf("%d verdict fields kept, want 3 (one per protocol)", n)
 	}
 }

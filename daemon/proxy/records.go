@@ -63,20 +63,62 @@ func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked,
 	} else {
 		b.SHA256("text_sha256", text)
 	}
-	b.Str("protocol", protocol)
-	if c != nil {
-		analysisFields(b, c.Statement)
-		if c.Prepared != nil {
-			b.Str("executes_fingerprint", c.Prepared.Fingerprint)
-		}
-		if approved != nil {
-			b.Str("decision", "approved").Str("reason", c.Decision.Reason)
-			approved.AppendAudit(b)
-		} else {
-			decisionFields(b, c.Decision)
-		}
+	if c != nil && cached && approved == nil {
+		b.Fields(sess.verdictFields(c, protocol))
+	} else {
+		verdictFields(b, c, protocol, approved)
 	}
 	b.Bool("cached", cached)
+}
+
+// verdictFields appends what a statement record says of the analysis and
+// the decision (protocol to reason).
+func verdictFields(b *audit.Body, c *policy.Checked, protocol string, approved *approval.Request) {
+	b.Str("protocol", protocol)
+	if c == nil {
+		return
+	}
+	analysisFields(b, c.Statement)
+	if c.Prepared != nil {
+		b.Str("executes_fingerprint", c.Prepared.Fingerprint)
+	}
+	if approved != nil {
+		b.Str("decision", "approved").Str("reason", c.Decision.Reason)
+		approved.AppendAudit(b)
+	} else {
+		decisionFields(b, c.Decision)
+	}
+}
+
+// fieldsKey names the verdict fields of a cached policy verdict.
+type fieldsKey struct {
+	c        *policy.Checked
+	protocol string
+}
+
+// maxVerdictFields bounds the verdict fields a session keeps.
+const maxVerdictFields = 256
+
+// verdictFields returns the verdict fields of a cached verdict, encoded
+// once per session: the policy cache answers a repeated statement with the
+// same *policy.Checked, and holding it here keeps its address from being
+// reused for another.
+func (sess *session) verdictFields(c *policy.Checked, protocol string) audit.Fields {
+	fe := &sess.fe
+	k := fieldsKey{c, protocol}
+	if f, ok := fe.verdicts[k]; ok {
+		return f
+	}
+	if fe.verdicts == nil || len(fe.verdicts) >= maxVerdictFields {
+		fe.verdicts = make(map[fieldsKey]audit.Fields)
+	}
+	b := &fe.scratch
+	b.Reset(audit.TypeStatement)
+	mark := b.Mark()
+	verdictFields(b, c, protocol, nil)
+	f := b.Cut(mark)
+	fe.verdicts[k] = f
+	return f
 }
 
 func analysisFields(b *audit.Body, st *analysis.Statement) {
