@@ -66,14 +66,14 @@ func (sess *session) statementRecord(b *audit.Body, n uint64, c *policy.Checked,
 	if c != nil && cached && approved == nil {
 		b.Fields(sess.verdictFields(c, protocol))
 	} else {
-		verdictFields(b, c, protocol, approved)
+		appendVerdict(b, c, protocol, approved)
 	}
 	b.Bool("cached", cached)
 }
 
-// verdictFields appends what a statement record says of the analysis and
+// appendVerdict appends what a statement record says of the analysis and
 // the decision (protocol to reason).
-func verdictFields(b *audit.Body, c *policy.Checked, protocol string, approved *approval.Request) {
+func appendVerdict(b *audit.Body, c *policy.Checked, protocol string, approved *approval.Request) {
 	b.Str("protocol", protocol)
 	if c == nil {
 		return
@@ -115,7 +115,7 @@ func (sess *session) verdictFields(c *policy.Checked, protocol string) audit.Fie
 	b := &fe.scratch
 	b.Reset(audit.TypeStatement)
 	mark := b.Mark()
-	verdictFields(b, c, protocol, nil)
+	appendVerdict(b, c, protocol, nil)
 	f := b.Cut(mark)
 	fe.verdicts[k] = f
 	return f
