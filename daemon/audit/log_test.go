@@ -353,6 +353,31 @@ func (f *faultFile) Write(p []byte) (int, error) {
 
 func TestWriteFailureRecovers(t *testing.T) {
 	pub, priv := testKey(t)
+	// swap makes the Log write to, and reopen, what open returns.
+	swap := func(open func(path string) (file, error)) func(t *testing.T, l *Log) {
+		return func(t *testing.T, l *Log) {
+			f, err := open(l.cfg.Path)
+			if err != nil {
+				t.Fatalf("open the failing file (/dev/full must exist): %v", err)
+			}
+			l.f.Close()
+			l.f, l.openFile = f, open
+		}
+	}
+	reopen := func(l *Log) { l.openFile = openAppend }
+	devFull := func(string) (*os.File, error) { return os.OpenFile("/dev/full", os.O_WRONLY, 0) }
+	plain := func(open func(string) (*os.File, error)) func(string) (file, error) {
+		return func(p string) (file, error) {
+			f, err := open(p)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		}
+	}
+	raw := func(open func(string) (*os.File, error)) func(string) (file, error) {
+		return func(p string) (file, error) { return openRaw(open(p)) }
+	}
 	tests := []struct {
 		name   string
 		break_ func(t *testing.T, l *Log) // called with l.mu held
@@ -365,58 +390,10 @@ func TestWriteFailureRecovers(t *testing.T) {
 			},
 			heal: func(l *Log) { l.f.(*faultFile).fail = false },
 		},
-		{
-			name: "/dev/full",
-			break_: func(t *testing.T, l *Log) {
-				open := func(string) (file, error) { return os.OpenFile("/dev/full", os.O_WRONLY, 0) }
-				f, err := open("")
-				if err != nil {
-					t.Fatalf("/dev/full is needed for this test: %v", err)
-				}
-				l.f.Close()
-				l.f, l.openFile = f, open
-			},
-			heal: func(l *Log) { l.openFile = openAppend },
-		},
-		{
-			name: "/dev/full, raw writes",
-			break_: func(t *testing.T, l *Log) {
-				open := func(string) (file, error) { return openRaw(os.OpenFile("/dev/full", os.O_WRONLY, 0)) }
-				f, err := open("")
-				if err != nil {
-					t.Fatalf("/dev/full is needed for this test: %v", err)
-				}
-				l.f.Close()
-				l.f, l.openFile = f, open
-			},
-			heal: func(l *Log) { l.openFile = openAppend },
-		},
-		{
-			name: "file opened read-only, raw writes",
-			break_: func(t *testing.T, l *Log) {
-				open := func(p string) (file, error) { return openRaw(os.Open(p)) }
-				f, err := open(l.cfg.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.f.Close()
-				l.f, l.openFile = f, open
-			},
-			heal: func(l *Log) { l.openFile = openAppend },
-		},
-		{
-			name: "file opened read-only",
-			break_: func(t *testing.T, l *Log) {
-				open := func(p string) (file, error) { return os.Open(p) }
-				f, err := open(l.cfg.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.f.Close()
-				l.f, l.openFile = f, open
-			},
-			heal: func(l *Log) { l.openFile = openAppend },
-		},
+		{name: "/dev/full", break_: swap(plain(devFull)), heal: reopen},
+		{name: "/dev/full, raw writes", break_: swap(raw(devFull)), heal: reopen},
+		{name: "file opened read-only", break_: swap(plain(os.Open)), heal: reopen},
+		{name: "file opened read-only, raw writes", break_: swap(raw(os.Open)), heal: reopen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
