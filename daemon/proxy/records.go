@@ -96,8 +96,10 @@ type fieldsKey struct {
 	protocol string
 }
 
-// maxVerdictFields bounds the verdict fields a session keeps.
-const maxVerdictFields = 256
+// maxVerdictFields bounds the verdict fields a session keeps (about 300
+// bytes each); the policy's own memo of a session's statements holds 128 by
+// default.
+const maxVerdictFields = 128
 
 // verdictFields returns the verdict fields of a cached verdict, encoded
 // once per session: the policy cache answers a repeated statement with the
