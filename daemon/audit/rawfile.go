@@ -26,7 +26,8 @@ const (
 //
 // A write that took over slowWrite (a disk under writeback pressure)
 // switches to os.File.Write for slowFor, which hands the P to other
-// goroutines while the thread is blocked.
+// goroutines while the thread is blocked. On a pipe that is full, the
+// write waits in the poller as os.File.Write does.
 type rawFile struct {
 	*os.File
 	rc syscall.RawConn
@@ -75,6 +76,8 @@ func (r *rawFile) write(fd uintptr) bool {
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.p[r.n])), uintptr(len(r.p)-r.n))
 		switch {
 		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			return false // a full pipe: wait in the poller until writable
 		case e != 0:
 			r.err = &os.PathError{Op: "write", Path: r.Name(), Err: e}
 			return true
