@@ -243,8 +243,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	defer d.Proxy.Close()
 	// Live connections end with the host session they are bound to.
+	// TerminateUID does not block: when Logout returns, the sessions
+	// already refuse every statement.
 	defer d.Sessions.Subscribe(func(uid uint32, reason string) {
-		go d.Proxy.TerminateUID(uid, reason)
+		d.Proxy.TerminateUID(uid, reason)
 	})()
 
 	d.Control, err = control.New(ctx, control.Config{

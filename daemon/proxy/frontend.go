@@ -72,6 +72,10 @@ type frontendState struct {
 // errClientGone ends the frontend loop when the client disconnects.
 var errClientGone = errors.New("client disconnected")
 
+// errRevoked ends the frontend loop at the first message after the host
+// session ended (Server.TerminateUID).
+var errRevoked = errors.New("host session ended")
+
 // frontendLoop reads client messages, checks and forwards them.
 func (sess *session) frontendLoop(ctx context.Context) error {
 	fe := &sess.fe
@@ -84,6 +88,10 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 		typ, n, err := sess.cr.NextHeader()
 		if err != nil {
 			return fmt.Errorf("%w: %w", errClientGone, err)
+		}
+		if e := sess.revoked.Load(); e != nil {
+			sess.terminate(e)
+			return errRevoked
 		}
 		if typ == 'd' && n > streamAbove {
 			// Large CopyData: no size limit, streamed through.

@@ -36,6 +36,8 @@ func (sess *session) relay(ctx context.Context) {
 		reason = "client_disconnected"
 	case errors.Is(err, context.Canceled):
 		reason = "shutdown"
+	case errors.Is(err, errRevoked):
+		// terminated, below
 	case err != nil:
 		reason = "error"
 		sess.log.Warn("session ended", "err", err)

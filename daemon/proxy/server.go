@@ -320,7 +320,9 @@ func (s *Server) cancel(ctx context.Context, pid uint32, secret []byte) {
 }
 
 // TerminateUID ends every session bound to uid's host session, e.g. after
-// logout or when the host session expired.
+// logout or when the host session expired. It does not block: when it
+// returns, the sessions refuse every further message, and they are closed
+// (after a FATAL to the client) in the background.
 func (s *Server) TerminateUID(uid uint32, why string) int {
 	msg := pgwire.Fatal(pgwire.CodeAdminShutdown, fmt.Sprintf("terminating connection: the Interlock session of uid %d ended (%s); run \"interlock login\"", uid, why))
 	s.mu.Lock()
@@ -332,8 +334,9 @@ func (s *Server) TerminateUID(uid uint32, why string) int {
 	}
 	s.mu.Unlock()
 	for _, sess := range victims {
+		sess.revoked.Store(msg)
 		sess.log.Info("terminating session: host session ended", "uid", uid, "reason", why)
-		sess.terminate(msg)
+		go sess.terminate(msg)
 	}
 	return len(victims)
 }
