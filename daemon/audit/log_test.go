@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -748,33 +746,5 @@ func TestSlowRawWriteFallsBack(t *testing.T) {
 	}
 	if n := strings.Count(strings.Join(readLines(t, path), "\n"), `"n":`); n != 3 {
 		t.Errorf("%d records of 3 in the file", n)
-	}
-}
-
-// TestRawFileWaitsOnFullPipe checks that a raw write to a full pipe waits
-// until the reader drains it instead of failing.
-func TestRawFileWaitsOnFullPipe(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rf, err := newRawFile(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, far over a pipe's buffer
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(r)
-		got <- b
-	}()
-	n, err := rf.Write(data)
-	if err != nil || n != len(data) {
-		t.Fatalf("Write to a pipe = %d, %v; want %d, nil", n, err, len(data))
-	}
-	rf.Close()
-	if b := <-got; !bytes.Equal(b, data) {
-		t.Errorf("the reader got %d bytes, want the %d written", len(b), len(data))
 	}
 }

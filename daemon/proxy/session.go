@@ -27,6 +27,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/audit"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/pgwire"
+	"github.com/interlock-dev/interlock/daemon/rawio"
 	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/policy"
 )
@@ -40,7 +41,7 @@ type session struct {
 	start time.Time
 
 	client net.Conn
-	cio    io.ReadWriter // client, through pgwire.SysConn
+	cio    io.ReadWriter // client, through rawio.Wrap
 	cr     *pgwire.Reader
 	cwMu   sync.Mutex // guards cw: the backend loop and terminate write to the client
 	cw     *pgwire.Writer
@@ -107,7 +108,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ep *Endpoint) {
 		client: c,
 		scs:    true,
 	}
-	sess.cio = pgwire.SysConn(c)
+	sess.cio = rawio.Wrap(c)
 	sess.cw = pgwire.NewWriter(sess.cio)
 	sess.log = s.log.With("session_id", sess.id, "endpoint", ep.Name, "client", c.RemoteAddr().String())
 	defer c.Close()
@@ -260,7 +261,7 @@ func (sess *session) startup(ctx context.Context) (bool, error) {
 		return sess.reject("upstream", pgwire.CodeConnectionFailure, "could not connect to the database through Interlock (see interlockd's log)")
 	}
 	sess.up = h.Conn
-	uio := pgwire.SysConn(h.Conn)
+	uio := rawio.Wrap(h.Conn)
 	_, upTLS := h.Conn.(*tls.Conn)
 	sess.upHold = !upTLS
 	sess.ur = pgwire.NewReaderSize(uio, upstreamReadBuffer)

@@ -1,4 +1,4 @@
-package pgwire
+package rawio
 
 import (
 	"bytes"
@@ -41,13 +41,13 @@ func socketPair(t *testing.T, network string) (net.Conn, net.Conn) {
 	return a, b
 }
 
-func TestSysConn(t *testing.T) {
+func TestConn(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			a, b := socketPair(t, network)
-			sa, sb := SysConn(a), SysConn(b)
-			if _, ok := sa.(*sysConn); !ok {
-				t.Fatalf("SysConn(%T) = %T, want the raw-syscall wrapper", a, sa)
+			sa, sb := Wrap(a), Wrap(b)
+			if _, ok := sa.(*Conn); !ok {
+				t.Fatalf("Wrap(%T) = %T, want the raw-syscall Conn", a, sa)
 			}
 
 			// A write far larger than the socket buffers: partial writes
@@ -115,11 +115,11 @@ func TestSysConn(t *testing.T) {
 	}
 }
 
-// TestSysConnClose: closing the connection from another goroutine ends a
+// TestConnClose: closing the connection from another goroutine ends a
 // blocked read, as it does for net.Conn.
-func TestSysConnClose(t *testing.T) {
+func TestConnClose(t *testing.T) {
 	a, _ := socketPair(t, "tcp")
-	sa := SysConn(a)
+	sa := Wrap(a)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := sa.Read(make([]byte, 10))
@@ -137,12 +137,40 @@ func TestSysConnClose(t *testing.T) {
 	}
 }
 
-// TestSysConnOther: anything that is not a socket is used as it is.
-func TestSysConnOther(t *testing.T) {
+// TestWrapOther: anything without a raw descriptor is used as it is.
+func TestWrapOther(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if got := SysConn(a); got != a {
-		t.Fatalf("SysConn(pipe) = %T, want the pipe itself", got)
+	if got := Wrap(a); got != a {
+		t.Fatalf("Wrap(pipe) = %T, want the pipe itself", got)
+	}
+}
+
+// TestConnWaitsOnFullPipe checks that a raw write to a full pipe waits
+// until the reader drains it instead of failing.
+func TestConnWaitsOnFullPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, err := New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, far over a pipe's buffer
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		got <- b
+	}()
+	n, err := rc.Write(data)
+	if err != nil || n != len(data) {
+		t.Fatalf("Write to a pipe = %d, %v; want %d, nil", n, err, len(data))
+	}
+	w.Close()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Errorf("the reader got %d bytes, want the %d written", len(b), len(data))
 	}
 }
