@@ -118,7 +118,7 @@ func TestParseFlags(t *testing.T) {
 			if !slices.Equal(o.Workloads, []string{"select-simple", "select-prepared", "select-latency", "wide", "connect", "guard-bulk"}) {
 				t.Errorf("default workloads = %v", o.Workloads)
 			}
-			if !slices.Equal(o.Targets, []string{"direct", "pgbouncer", "interlockd", "interlockd-nomask", "interlockd-redirect", "interlockd-guard"}) {
+			if !slices.Equal(o.Targets, []string{"direct", "pgbouncer", "interlockd", "interlockd-nomask", "interlockd-redirect", "interlockd-guard", "go-relay"}) {
 				t.Errorf("default targets = %v", o.Targets)
 			}
 			if !slices.Equal(o.GuardInterfaces, []string{"lo"}) {

@@ -26,6 +26,9 @@ const (
 	// helperProbe connects to $BENCH_PROBE_DSN and prints current_user.
 	helperProbe = "internal-probe"
 	probeDSNEnv = "BENCH_PROBE_DSN"
+	// helperRelay LISTEN UPSTREAM is the go-relay target's process (see
+	// relay.go).
+	helperRelay = "internal-relay"
 )
 
 // bulkChunk is the size of each write of the bulk sender.
@@ -43,6 +46,8 @@ func runHelper(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		err = bulkSend(args[1:], stdout)
 	case helperProbe:
 		err = probe(os.Getenv(probeDSNEnv), stdout)
+	case helperRelay:
+		err = runRelay(args[1:])
 	default:
 		return 0, false
 	}

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestRunBulk re-executes the test binary as the bulk sender (no cgroup)
@@ -49,6 +53,8 @@ func TestRunHelper(t *testing.T) {
 		{[]string{helperBulkSend}, true, 1, "usage"},
 		{[]string{helperBulkSend, "127.0.0.1:1", "nonsense"}, true, 1, "invalid duration"},
 		{[]string{helperProbe}, true, 1, probeDSNEnv + " is not set"},
+		{[]string{helperRelay}, true, 1, "usage"},
+		{[]string{helperRelay, "127.0.0.1:bad", "127.0.0.1:5432"}, true, 1, "unknown port"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
@@ -65,5 +71,36 @@ func TestParseBytes(t *testing.T) {
 	}
 	if _, err := parseBytes("oops"); err == nil {
 		t.Error("parseBytes(oops): nil error")
+	}
+}
+
+// TestRelayUpstreamDown: the relay asks for the password, and a server it
+// cannot reach ends the client's login with a FATAL naming the cause.
+func TestRelayUpstreamDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		// Port 1 on loopback refuses: nothing listens there.
+		done <- relaySession(context.Background(), c, "127.0.0.1:1")
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = pgconn.Connect(ctx, "postgres://alice:secret@"+ln.Addr().String()+"/db?sslmode=disable")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Severity != "FATAL" || pgErr.Code != "08006" || !strings.Contains(pgErr.Message, "refused") {
+		t.Fatalf("connect through the relay = %v, want FATAL 08006 naming the refused connection", err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("relaySession = %v, want the upstream's connection error", err)
 	}
 }

@@ -17,6 +17,8 @@ var ratioPairs = [][2]string{
 	{targetRedirect, targetInterlockd},
 	{targetRedirect, targetPgbouncer},
 	{targetGuard, targetRedirect},
+	{targetGoRelay, targetPgbouncer},
+	{targetInterlockd, targetGoRelay},
 }
 
 // ratioGoals are the issues' targets: on Workload, the median paired ratio
@@ -35,6 +37,10 @@ var ratioGoals = []struct {
 }{
 	{Workload: "select-simple", Num: targetInterlockd, Den: targetPgbouncer, Min: 0.75},
 	{Workload: "select-prepared", Num: targetInterlockd, Den: targetPgbouncer, Min: 0.75},
+	{Workload: "select-simple", Num: targetGoRelay, Den: targetPgbouncer, Why: "the floor of a Go proxy"},
+	{Workload: "select-simple", Num: targetInterlockd, Den: targetGoRelay, Why: "the cost of enforcement over that floor"},
+	{Workload: "select-prepared", Num: targetGoRelay, Den: targetPgbouncer, Why: "the floor of a Go proxy"},
+	{Workload: "select-prepared", Num: targetInterlockd, Den: targetGoRelay, Why: "the cost of enforcement over that floor"},
 	{Workload: "wide", Num: targetInterlockd, Den: targetPgbouncer, Min: 1.0, Rate: "MB/s", Why: "3 of 20 columns masked"},
 	{Workload: "wide", Num: targetNoMask, Den: targetPgbouncer, Rate: "MB/s", Why: "nothing masked"},
 	{Workload: "wide", Num: targetInterlockd, Den: targetNoMask, Rate: "MB/s", Why: "the cost of masking"},

@@ -20,6 +20,7 @@ const (
 	targetNoMask     = "interlockd-nomask"
 	targetRedirect   = "interlockd-redirect"
 	targetGuard      = "interlockd-guard"
+	targetGoRelay    = "go-relay"
 )
 
 // targetSpec is an entry of the target table.
@@ -50,6 +51,8 @@ var targets = []targetSpec{
 		Start: startRedirect, Interlockd: true, Redirect: true, Optional: true},
 	{Name: targetGuard, About: "as interlockd-redirect, with the bypass guard attached for the run (enforce: cgroup_skb egress at the cgroup, tc egress on the guard interfaces)",
 		Start: startGuard, Interlockd: true, Redirect: true, Guard: true, Optional: true},
+	{Name: targetGoRelay, About: "a Go relay with interlockd's raw socket I/O and nothing else (no identity, policy, audit or masking; pgconn login with the client's password): the floor of a Go proxy on this machine",
+		Start: startGoRelay, Optional: true},
 }
 
 // target is a running target pgbench can connect to.

@@ -57,12 +57,13 @@ type setupResult struct {
 var workloads = []workload{
 	{
 		Name: "select-simple", Args: []string{"-S", "-M", "simple", "-c4", "-j2"}, Default: true,
-		Targets: []string{targetDirect, targetPgbouncer, targetInterlockd, targetRedirect, targetGuard},
+		Targets: []string{targetDirect, targetPgbouncer, targetInterlockd, targetRedirect, targetGuard, targetGoRelay},
 		About:   "pgbench -S, simple query protocol, 4 clients",
 	},
 	{
 		Name: "select-prepared", Args: []string{"-S", "-M", "prepared", "-c4", "-j2"}, Default: true, Scale: 0.8,
-		About: "pgbench -S, prepared statements, 4 clients",
+		Targets: []string{targetDirect, targetPgbouncer, targetInterlockd, targetGoRelay},
+		About:   "pgbench -S, prepared statements, 4 clients",
 	},
 	{
 		Name: "select-latency", Args: []string{"-S", "-c1", "-j1"}, Default: true, Scale: 0.6,

@@ -37,7 +37,7 @@ func TestWorkloadTargets(t *testing.T) {
 		workloads []string
 		want      []string
 	}{
-		{[]string{"select-prepared"}, []string{"direct", "pgbouncer", "interlockd"}},
+		{[]string{"select-prepared"}, []string{"direct", "pgbouncer", "interlockd", "go-relay"}},
 		{[]string{"wide"}, []string{"direct", "pgbouncer", "interlockd", "interlockd-nomask"}},
 		{[]string{"connect"}, []string{"interlockd", "interlockd-redirect"}},
 		{[]string{"guard-bulk", "select-latency"}, []string{"direct", "pgbouncer", "interlockd", "interlockd-redirect", "interlockd-guard"}},
@@ -80,9 +80,9 @@ func TestScaled(t *testing.T) {
 	}
 }
 
-// TestDefaultPlanFitsBudget: the default runs take 10–12 minutes of
+// TestDefaultPlanFitsBudget: the default runs take 10–13.5 minutes of
 // measurement, which with set-up, per-run overhead and the Go
-// micro-benchmarks (about 3 minutes) keeps `make bench` at 12–15 minutes.
+// micro-benchmarks (about 3 minutes) keeps `make bench` at 13–17 minutes.
 func TestDefaultPlanFitsBudget(t *testing.T) {
 	o, err := parseFlags(nil, nil)
 	if err != nil {
@@ -91,7 +91,7 @@ func TestDefaultPlanFitsBudget(t *testing.T) {
 	ws, _ := selectWorkloads(o.Workloads)
 	specs, _ := selectTargets(o.Targets)
 	got := plannedTime(ws, usedTargets(ws, specs), o)
-	if got < 10*time.Minute || got > 12*time.Minute {
-		t.Errorf("default plan takes %v, want 10–12 minutes", got)
+	if got < 10*time.Minute || got > 13*time.Minute+30*time.Second {
+		t.Errorf("default plan takes %v, want 10–13.5 minutes", got)
 	}
 }
