@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -278,7 +279,8 @@ func (p *Postgres) provision(ctx context.Context, opts PostgresOptions) error {
 }
 
 // Close stops the server (pg_ctl stop -m immediate, then SIGKILL of the
-// postmaster if that fails) and removes Dir. It is safe to call twice.
+// postmaster if that fails, removing the dynamic shared memory segments it
+// leaves in /dev/shm) and removes Dir. It is safe to call twice.
 func (p *Postgres) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -315,6 +317,9 @@ func (p *Postgres) stop() error {
 		return nil
 	}
 	p.log.Warn("pg_ctl stop failed, killing postmaster", "pid", p.pid, "err", stopErr)
+	// A killed postmaster leaves its dynamic shared memory segments in
+	// /dev/shm; they are removed once it is gone.
+	segs := dsmSegments(p.pid)
 	if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return errors.Join(stopErr, fmt.Errorf("kill postmaster %d: %w", p.pid, err))
 	}
@@ -327,5 +332,11 @@ func (p *Postgres) stop() error {
 		case <-tick.C:
 		}
 	}
-	return nil
+	var errs []error
+	for _, s := range segs {
+		if err := os.Remove(s); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove shared memory segment of the killed postmaster: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,12 +1,14 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,4 +157,61 @@ func processAlive(pid int) bool {
 	// The state follows the parenthesised command name.
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// dsmSegments lists the POSIX shared memory segments (PostgreSQL's dynamic
+// shared memory, /dev/shm/PostgreSQL.<handle>) that the postmaster pid or
+// one of its children maps. PostgreSQL removes them when it shuts down, but
+// not when it is killed.
+func dsmSegments(pid int) []string {
+	var out []string
+	for _, p := range append([]int{pid}, childProcesses(pid)...) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/maps")
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			i := strings.Index(line, "/dev/shm/PostgreSQL.")
+			if i < 0 {
+				continue
+			}
+			path := strings.TrimSuffix(strings.TrimSpace(line[i:]), " (deleted)")
+			if !slices.Contains(out, path) {
+				out = append(out, path)
+			}
+		}
+	}
+	return out
+}
+
+// childProcesses lists the processes whose parent is pid.
+func childProcesses(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, s := range stats {
+		if b, err := os.ReadFile(s); err == nil && parentPID(b) == pid {
+			if child, err := strconv.Atoi(filepath.Base(filepath.Dir(s))); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
+}
+
+// parentPID is the parent pid in a /proc/<pid>/stat line, or -1.
+func parentPID(stat []byte) int {
+	// The state and the parent pid follow the parenthesised command name.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
 }

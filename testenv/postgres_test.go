@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -169,7 +170,7 @@ func TestPostgresCloseRemovesEverything(t *testing.T) {
 	if !processAlive(pid) {
 		t.Fatalf("postmaster %d not running after start", pid)
 	}
-	children := childPIDs(t, pid)
+	children := childProcesses(pid)
 	if len(children) == 0 {
 		t.Fatalf("postmaster %d has no children", pid)
 	}
@@ -198,6 +199,10 @@ func TestPostgresCloseKillsWhenPgCtlFails(t *testing.T) {
 	pid := pg.PID()
 	// pg_ctl stop fails without a data directory; Close must still kill
 	// the postmaster.
+	segs := dsmSegments(pid)
+	if len(segs) == 0 {
+		t.Fatalf("postmaster %d maps no /dev/shm/PostgreSQL.* segment", pid)
+	}
 	pg.mu.Lock()
 	pg.DataDir = filepath.Join(pg.Dir, "missing")
 	pg.mu.Unlock()
@@ -206,6 +211,13 @@ func TestPostgresCloseKillsWhenPgCtlFails(t *testing.T) {
 	}
 	if processAlive(pid) {
 		t.Errorf("postmaster %d still running", pid)
+	}
+	// PostgreSQL removes its dynamic shared memory when it shuts down but
+	// not when killed: Close must.
+	for _, s := range segs {
+		if _, err := os.Stat(s); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("shared memory segment %s of the killed postmaster left behind (stat: %v)", s, err)
+		}
 	}
 }
 
@@ -323,29 +335,6 @@ func pgCode(err error) string {
 		return pgErr.Code
 	}
 	return ""
-}
-
-// childPIDs lists the processes whose parent is pid.
-func childPIDs(t *testing.T, pid int) []int {
-	t.Helper()
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
-			out = append(out, child)
-		}
-	}
-	return out
 }
 
 // fatalTB records Fatalf and Skipf instead of ending the real test.

@@ -15,8 +15,9 @@
 //	       ├─ testenv.StartIssuer (tokens: admins; admins+pii-readers) │
 //	       ├─ pgbouncer (session, as the postgres OS user) ───────────►┤ interlock_admin
 //	       ├─ test cgroup + pin dir under /sys/fs/bpf (redirect)       │
-//	       ├─ bin/interlockd, in the cgroup, redirect attached there, ►┘
+//	       ├─ bin/interlockd, in the cgroup, redirect attached there, ►┤
 //	       │     protect: [PostgreSQL's address], policy data masks 3 wide columns
+//	       ├─ go-relay (this binary, internal-relay) ──────────────────►┘
 //	       ├─ per workload × round × target (rotated):
 //	       │      target Begin (interlockd-guard: attach the guard)
 //	       │      pgbench -n -T --log (redirect targets: inside the cgroup,
@@ -33,6 +34,12 @@
 // interlockd) and interlockd-guard (the same with the guard attached for
 // the run by the bench itself, on interlockd's pins).
 //
+// go-relay (relay.go) is the reference for the select workloads: a relay
+// with interlockd's socket I/O (daemon/rawio, two goroutines a session,
+// Go's poller) and no enforcement at all. go-relay/pgbouncer is what the Go
+// runtime costs against pgbouncer's event loop; interlockd/go-relay is what
+// identity, policy, masking and the audit chain cost on top of it.
+//
 // Targets and workloads are tables (targets.go, workloads.go): a new
 // target is a start function returning an address to point pgbench at,
 // optionally with a proxy process to measure, a hook to adjust the pgbench
@@ -41,7 +48,8 @@
 // set-up step, its own runner and the targets it runs on.
 //
 // The bench re-executes itself for code that must run in another process
-// (helper.go): the bulk sender and the redirect probe, inside the cgroup.
+// (helper.go): the bulk sender and the redirect probe, inside the cgroup,
+// and the go-relay process.
 // Everything it creates is removed on exit and on Ctrl-C; pins left by a
 // bench that was killed are removed by the next run.
 package main
