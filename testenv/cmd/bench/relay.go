@@ -127,19 +127,10 @@ func relaySession(ctx context.Context, c net.Conn, upstream string) error {
 	if !ok {
 		return fmt.Errorf("password: got %T", m)
 	}
-	cfg, err := pgconn.ParseConfig("sslmode=disable")
+	cfg, err := pgconn.ParseConfig("postgres://" + upstream + "/?sslmode=disable")
 	if err != nil {
-		return err
+		return fmt.Errorf("upstream address: %w", err)
 	}
-	host, port, err := net.SplitHostPort(upstream)
-	if err != nil {
-		return err
-	}
-	var p uint16
-	if _, err := fmt.Sscan(port, &p); err != nil {
-		return fmt.Errorf("upstream port: %w", err)
-	}
-	cfg.Host, cfg.Port = host, p
 	cfg.User, cfg.Password, cfg.Database = sm.Parameters["user"], pw.Password, sm.Parameters["database"]
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
