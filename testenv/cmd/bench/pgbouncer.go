@@ -63,12 +63,19 @@ func startPgbouncer(ctx context.Context, st *stack) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	return adminProxyTarget(ctx, st, targetPgbouncer, port, c)
+}
+
+// adminProxyTarget is the target of a proxy process c listening on
+// 127.0.0.1:port in front of PostgreSQL, logged into as interlock_admin with
+// its password, once it accepts connections.
+func adminProxyTarget(ctx context.Context, st *stack, name string, port uint16, c *child) (*target, error) {
 	t := &target{
-		Name: targetPgbouncer, Host: "127.0.0.1", Port: port, Database: st.pg.Database,
+		Name: name, Host: "127.0.0.1", Port: port, Database: st.pg.Database,
 		User: testenv.RoleAdmin, Password: testenv.RoleAdminPassword, Proxy: c, close: c.Close,
 	}
 	if err := waitConnectable(ctx, c, t.dsn()); err != nil {
-		return nil, fmt.Errorf("start pgbouncer: %w", errors.Join(err, c.Close()))
+		return nil, fmt.Errorf("start %s: %w", name, errors.Join(err, c.Close()))
 	}
 	return t, nil
 }

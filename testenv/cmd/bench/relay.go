@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/interlock-dev/interlock/daemon/rawio"
-	"github.com/interlock-dev/interlock/testenv"
 )
 
 // The go-relay target is the floor of a Go proxy on this machine: a relay
@@ -49,14 +48,7 @@ func startGoRelay(ctx context.Context, st *stack) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{
-		Name: targetGoRelay, Host: "127.0.0.1", Port: port, Database: st.pg.Database,
-		User: testenv.RoleAdmin, Password: testenv.RoleAdminPassword, Proxy: c, close: c.Close,
-	}
-	if err := waitConnectable(ctx, c, t.dsn()); err != nil {
-		return nil, fmt.Errorf("start go-relay: %w", errors.Join(err, c.Close()))
-	}
-	return t, nil
+	return adminProxyTarget(ctx, st, targetGoRelay, port, c)
 }
 
 // runRelay is the relay helper: it serves until SIGTERM or SIGINT.
