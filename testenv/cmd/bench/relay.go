@@ -75,7 +75,10 @@ func runRelay(args []string) error {
 		}
 		wg.Go(func() {
 			defer c.Close()
-			if err := relaySession(ctx, c, args[1]); err != nil {
+			// On SIGTERM the client's connection closes, which ends its
+			// session: the relay exits without waiting for idle clients.
+			defer context.AfterFunc(ctx, func() { c.Close() })()
+			if err := relaySession(ctx, c, args[1]); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(os.Stderr, "session %s: %v\n", c.RemoteAddr(), err)
 			}
 		})
