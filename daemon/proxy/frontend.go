@@ -72,9 +72,9 @@ type frontendState struct {
 // errClientGone ends the frontend loop when the client disconnects.
 var errClientGone = errors.New("client disconnected")
 
-// errRevoked ends the frontend loop at the first message after the host
-// session ended (Server.TerminateUID).
-var errRevoked = errors.New("host session ended")
+// errTerminated ends the frontend loop at the first message read once the
+// session is ending (termErr).
+var errTerminated = errors.New("session terminated")
 
 // frontendLoop reads client messages, checks and forwards them.
 func (sess *session) frontendLoop(ctx context.Context) error {
@@ -89,9 +89,9 @@ func (sess *session) frontendLoop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errClientGone, err)
 		}
-		if e := sess.revoked.Load(); e != nil {
+		if e := sess.termErr.Load(); e != nil {
 			sess.terminate(e)
-			return errRevoked
+			return errTerminated
 		}
 		if typ == 'd' && n > streamAbove {
 			// Large CopyData: no size limit, streamed through.

@@ -26,15 +26,14 @@ func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: n
 // reaches the upstream must be a statement the policy allows or the
 // failing substitute.
 func FuzzClientMessages(f *testing.F) {
-	enc := encodeMsgs
-	f.Add(enc(&pgproto3.Query{String: "SELECT 1"}))
-	f.Add(enc(&pgproto3.Query{String: "DROP TABLE customers"}))
-	f.Add(enc(&pgproto3.Query{String: "SELECT 1; DELETE FROM customers"}))
-	f.Add(enc(&pgproto3.Parse{Name: "s", Query: "SELECT $1"}, &pgproto3.Bind{PreparedStatement: "s"}, &pgproto3.Execute{}, &pgproto3.Sync{}))
-	f.Add(enc(&pgproto3.Parse{Query: "DELETE FROM t"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}, &pgproto3.Query{String: "SELECT 2"}))
-	f.Add(enc(&pgproto3.Bind{DestinationPortal: "p", PreparedStatement: "nope"}, &pgproto3.Execute{Portal: "p"}, &pgproto3.Sync{}))
-	f.Add(enc(&pgproto3.FunctionCall{Function: 42}, &pgproto3.CopyData{Data: []byte("x")}, &pgproto3.Terminate{}))
-	f.Add(enc(&pgproto3.Query{String: "SELECT 'a\\' ; DROP TABLE t; --'"}))
+	f.Add(encodeMsgs(&pgproto3.Query{String: "SELECT 1"}))
+	f.Add(encodeMsgs(&pgproto3.Query{String: "DROP TABLE customers"}))
+	f.Add(encodeMsgs(&pgproto3.Query{String: "SELECT 1; DELETE FROM customers"}))
+	f.Add(encodeMsgs(&pgproto3.Parse{Name: "s", Query: "SELECT $1"}, &pgproto3.Bind{PreparedStatement: "s"}, &pgproto3.Execute{}, &pgproto3.Sync{}))
+	f.Add(encodeMsgs(&pgproto3.Parse{Query: "DELETE FROM t"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}, &pgproto3.Query{String: "SELECT 2"}))
+	f.Add(encodeMsgs(&pgproto3.Bind{DestinationPortal: "p", PreparedStatement: "nope"}, &pgproto3.Execute{Portal: "p"}, &pgproto3.Sync{}))
+	f.Add(encodeMsgs(&pgproto3.FunctionCall{Function: 42}, &pgproto3.CopyData{Data: []byte("x")}, &pgproto3.Terminate{}))
+	f.Add(encodeMsgs(&pgproto3.Query{String: "SELECT 'a\\' ; DROP TABLE t; --'"}))
 	f.Add([]byte{'Q', 0, 0, 0, 4})
 	srv := hotServer(f)
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -387,8 +387,7 @@ func TestMaskingAfterDDL(t *testing.T) {
 func TestMaskingClientDescribe(t *testing.T) {
 	e := newEnv(t, envOptions{policyData: maskingData(), initSQL: maskingInit})
 	r := authed(t, e)
-	enc := encodeMsgs
-	r.send(t, enc(&pgproto3.Parse{Name: "s", Query: "SELECT ssn, name, card_number FROM customers ORDER BY id"}, &pgproto3.Sync{}))
+	r.send(t, encodeMsgs(&pgproto3.Parse{Name: "s", Query: "SELECT ssn, name, card_number FROM customers ORDER BY id"}, &pgproto3.Sync{}))
 	r.until(t, nil)
 	for _, tc := range []struct {
 		name   string
@@ -403,8 +402,8 @@ func TestMaskingClientDescribe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bind := &pgproto3.Bind{PreparedStatement: "s", ResultFormatCodes: []int16{tc.format}}
-			first := enc(bind, &pgproto3.Describe{ObjectType: 'P'})
-			rest := enc(&pgproto3.Execute{}, &pgproto3.Sync{})
+			first := encodeMsgs(bind, &pgproto3.Describe{ObjectType: 'P'})
+			rest := encodeMsgs(&pgproto3.Execute{}, &pgproto3.Sync{})
 			if tc.split {
 				r.send(t, first)
 				time.Sleep(50 * time.Millisecond)

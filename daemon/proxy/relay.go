@@ -36,7 +36,7 @@ func (sess *session) relay(ctx context.Context) {
 		reason = "client_disconnected"
 	case errors.Is(err, context.Canceled):
 		reason = "shutdown"
-	case errors.Is(err, errRevoked):
+	case errors.Is(err, errTerminated):
 		// terminated, below
 	case err != nil:
 		reason = "error"

@@ -334,7 +334,7 @@ func (s *Server) TerminateUID(uid uint32, why string) int {
 	}
 	s.mu.Unlock()
 	for _, sess := range victims {
-		sess.revoked.Store(msg)
+		sess.termErr.Store(msg)
 		sess.log.Info("terminating session: host session ended", "uid", uid, "reason", why)
 		go sess.terminate(msg)
 	}

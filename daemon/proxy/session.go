@@ -83,11 +83,10 @@ type session struct {
 	rec  *recording.Session      // nil unless the endpoint records
 
 	termOnce sync.Once
-	termErr  atomic.Pointer[pgproto3.ErrorResponse] // set by terminate, from any goroutine
-	// revoked is set, from any goroutine, when the host session the
-	// session is bound to ended: the frontend refuses every message read
-	// after that, while terminate closes the connections.
-	revoked atomic.Pointer[pgproto3.ErrorResponse]
+	// termErr is set, from any goroutine, once the session is ending: by
+	// terminate, and before it by Server.TerminateUID. The frontend
+	// forwards no message it reads after that.
+	termErr atomic.Pointer[pgproto3.ErrorResponse]
 }
 
 // Authentication modes, as recorded in audit.
