@@ -61,8 +61,10 @@ type frontendState struct {
 	body          audit.Body
 	// verdicts holds the verdict fields of cached verdicts (see
 	// verdictFields); scratch encodes them.
-	verdicts   map[fieldsKey]audit.Fields
-	scratch    audit.Body
+	verdicts map[fieldsKey]audit.Fields
+	scratch  audit.Body
+	// masks holds the masking contexts of cached verdicts (see memoMasks).
+	masks      map[*policy.Checked][]*maskCtx
 	terminated bool
 	// cursors maps SQL cursors (DECLARE) to the lineage of their query,
 	// for masking what FETCH returns.
@@ -280,6 +282,13 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 // when none masks) and remembers declared cursors. reason is set when a
 // statement cannot be masked safely.
 func (sess *session) queryMasks(res *policy.Result, text string) ([]*maskCtx, string) {
+	if res.Cached && len(res.Statements) == 1 {
+		return sess.memoMasks(&res.Statements[0], func() ([]*maskCtx, string) { return sess.buildQueryMasks(res, text) })
+	}
+	return sess.buildQueryMasks(res, text)
+}
+
+func (sess *session) buildQueryMasks(res *policy.Result, text string) ([]*maskCtx, string) {
 	var masks []*maskCtx
 	for i := range res.Statements {
 		c := &res.Statements[i]

@@ -35,7 +35,7 @@ func FuzzClientMessages(f *testing.F) {
 	f.Add(encodeMsgs(&pgproto3.FunctionCall{Function: 42}, &pgproto3.CopyData{Data: []byte("x")}, &pgproto3.Terminate{}))
 	f.Add(encodeMsgs(&pgproto3.Query{String: "SELECT 'a\\' ; DROP TABLE t; --'"}))
 	f.Add([]byte{'Q', 0, 0, 0, 4})
-	srv := hotServer(f)
+	srv := hotServer(f, nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		sess := newSession(srv)
 		var up bytes.Buffer

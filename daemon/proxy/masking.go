@@ -72,6 +72,42 @@ func (sess *session) maskContext(c *policy.Checked) *maskCtx {
 	return mc
 }
 
+// memoMasks returns build's masking contexts for the statement of a cached
+// verdict, built once per session when they depend on the verdict alone
+// (see staticMasks): a cached verdict is shared and immutable, and the
+// memo's key keeps its address from being reused for another. Bounded like
+// verdictFields.
+func (sess *session) memoMasks(c *policy.Checked, build func() ([]*maskCtx, string)) ([]*maskCtx, string) {
+	fe := &sess.fe
+	if m, ok := fe.masks[c]; ok {
+		return m, ""
+	}
+	masks, reason := build()
+	if reason != "" || !staticMasks(c) {
+		return masks, reason
+	}
+	if fe.masks == nil || len(fe.masks) >= maxVerdictFields {
+		fe.masks = make(map[*policy.Checked][]*maskCtx)
+	}
+	fe.masks[c] = masks
+	return masks, ""
+}
+
+// staticMasks reports whether a statement's masking context is a function
+// of its verdict alone: not of a cursor's lineage (FETCH), a cursor to
+// remember (DECLARE) or COPY options (constants, which the decision cache's
+// key ignores).
+func staticMasks(c *policy.Checked) bool {
+	st := c.Statement
+	if st == nil || st.Declare != "" || slices.Contains(st.Kinds, analysis.KindCopyTo) {
+		return false
+	}
+	if c.Prepared != nil {
+		st = c.Prepared
+	}
+	return st.Fetch == ""
+}
+
 // expand turns the statement's output lineage into one slot per result
 // column, sizing stars with the catalog and a single Many entry with what
 // is left of n. It returns nil when the shape cannot be matched to n

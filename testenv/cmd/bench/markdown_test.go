@@ -39,17 +39,18 @@ func TestMarkdownGo(t *testing.T) {
 	rep := report{GoCount: 5, GoBenches: []goBench{
 		{Pkg: refBenchPkg, Name: refBenchName, Units: []string{"ns/op", "B/op", "allocs/op"},
 			Values: map[string][]float64{"ns/op": {25000, 27000, 26000}, "B/op": {1900}, "allocs/op": {41}}},
-		{Pkg: hotBenchPkg, Name: hotBenchName, Units: []string{"ns/op", "B/op", "allocs/op", "MB/s"},
+		{Pkg: hotBenchPkg, Name: hotBenchName + "/masked", Units: []string{"ns/op", "B/op", "allocs/op", "MB/s"},
 			Values: map[string][]float64{"ns/op": {2600}, "B/op": {0}, "allocs/op": {0}, "MB/s": {12.5}}},
 		{Pkg: "policy/sqlkey", Name: "BenchmarkAppend/pgbench", Units: []string{"ns/op"}, Values: map[string][]float64{"ns/op": {88.84}}},
 	}, GoErr: errors.New("go test -bench: exit status 1")}
 	md := rep.markdown()
 	for _, want := range []string{
 		"| policy/analysis | BenchmarkAnalyzePgbenchSelect | 3 | 26,000 | 1,900 | 41 | 1.000 | – |",
-		"| daemon/proxy | BenchmarkStatementHit | 1 | 2,600 | 0 | 0 | 0.100 | 12.50 MB/s |",
+		"| daemon/proxy | BenchmarkStatementHit/masked | 1 | 2,600 | 0 | 0 | 0.100 | 12.50 MB/s |",
 		"| policy/sqlkey | BenchmarkAppend/pgbench | 1 | 88.8 | – | – | 0.003 | – |",
 		"**go test reported an error:** go test -bench: exit status 1",
-		"2.60 µs/op, 0 allocs/op (max of 1 runs) | PASS |",
+		"BenchmarkStatementHit/masked ≤ 5 µs/op and 0 allocs/op | 2.60 µs/op, 0 allocs/op (max of 1 runs) | PASS |",
+		"BenchmarkStatementHit/unmasked ≤ 5 µs/op and 0 allocs/op | – | not measured |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
