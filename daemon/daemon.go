@@ -79,6 +79,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		CheckpointInterval: cfg.Audit.CheckpointInterval,
 		RotateBytes:        cfg.Audit.RotateBytes,
 		Fsync:              cfg.Audit.Fsync,
+		WritebackInterval:  cfg.Audit.WritebackInterval,
 		MaxStatementBytes:  cfg.Audit.MaxStatementBytes,
 		Logger:             log,
 	})

@@ -2,7 +2,8 @@ package audit
 
 import "time"
 
-// run flushes deferred records and writes periodic checkpoints.
+// run flushes deferred records, writes periodic checkpoints and hands
+// new pages of the file to the disk.
 func (l *Log) run() {
 	defer l.wg.Done()
 	flush := time.NewTimer(time.Hour)
@@ -13,11 +14,21 @@ func (l *Log) run() {
 		defer t.Stop()
 		cpC = t.C
 	}
+	var wbC <-chan time.Time
+	wb := newWriteback()
+	defer wb.close()
+	if !l.cfg.Fsync {
+		t := time.NewTicker(l.cfg.WritebackInterval)
+		defer t.Stop()
+		wbC = t.C
+	}
 	for {
 		select {
 		case <-l.done:
 			flush.Stop()
 			return
+		case <-wbC:
+			l.runWriteback(wb)
 		case <-l.kick:
 			if !l.armed.Load() {
 				flush.Reset(l.cfg.FlushDelay)

@@ -193,6 +193,9 @@ func (c *Config) Validate() error {
 	if c.Audit.CheckpointInterval == 0 {
 		c.Audit.CheckpointInterval = DefaultCheckpointInterval
 	}
+	if c.Audit.WritebackInterval < 0 {
+		bad("audit.writeback_interval: must not be negative")
+	}
 	if c.Metrics.Listen != "" {
 		if _, err := netip.ParseAddrPort(c.Metrics.Listen); err != nil {
 			bad("metrics.listen: %q is not ip:port: %v", c.Metrics.Listen, err)
