@@ -145,10 +145,13 @@ type scriptedUpstream struct {
 
 func (u *scriptedUpstream) Read(p []byte) (int, error) {
 	if len(u.rest) == 0 {
-		if u.countAllocs && (u.i == 1 || u.i == u.n) {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			u.mallocs[min(u.i-1, 1)] = ms.Mallocs
+		if u.countAllocs {
+			switch u.i {
+			case 1:
+				u.mallocs[0] = mallocs()
+			case u.n:
+				u.mallocs[1] = mallocs()
+			}
 		}
 		if u.i == u.n {
 			return 0, io.EOF
@@ -163,6 +166,13 @@ func (u *scriptedUpstream) Read(p []byte) (int, error) {
 	n := copy(p, u.rest)
 	u.rest = u.rest[n:]
 	return n, nil
+}
+
+// mallocs is the process's count of heap allocations so far.
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 // pgbenchResponse is the server's answer to a pgbench -S query.
