@@ -154,9 +154,18 @@ func processAlive(pid int) bool {
 	if err != nil {
 		return false
 	}
-	// The state follows the parenthesised command name.
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+	f := statFields(b)
+	return len(f) == 0 || f[0] != "Z"
+}
+
+// statFields are the fields of a /proc/<pid>/stat line after the
+// parenthesised command name (which may hold spaces): state, parent pid, ...
+func statFields(stat []byte) []string {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
 }
 
 // dsmSegments lists the POSIX shared memory segments (PostgreSQL's dynamic
@@ -200,12 +209,7 @@ func childProcesses(pid int) []int {
 
 // parentPID is the parent pid in a /proc/<pid>/stat line, or -1.
 func parentPID(stat []byte) int {
-	// The state and the parent pid follow the parenthesised command name.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(stat[i+1:]))
+	f := statFields(stat)
 	if len(f) < 2 {
 		return -1
 	}

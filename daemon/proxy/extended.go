@@ -143,11 +143,7 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg, described bo
 		if len(res.Statements) > 0 {
 			c = &res.Statements[0]
 		}
-		if res.Cached && c != nil {
-			masks, reason = sess.memoMasks(c, func() ([]*maskCtx, string) { return sess.executeMasks(c, p) })
-		} else {
-			masks, reason = sess.executeMasks(c, p)
-		}
+		masks, reason = sess.memoMasks(c, res.Cached, func() ([]*maskCtx, string) { return sess.executeMasks(c, p) })
 	}
 	if reason != "" {
 		text := ""

@@ -59,12 +59,10 @@ type frontendState struct {
 	params        map[string]*approval.Params
 	unnamedParams *approval.Params
 	body          audit.Body
-	// verdicts holds the verdict fields of cached verdicts (see
-	// verdictFields); scratch encodes them.
-	verdicts map[fieldsKey]audit.Fields
-	scratch  audit.Body
-	// masks holds the masking contexts of cached verdicts (see memoMasks).
-	masks      map[*policy.Checked][]*maskCtx
+	// memos holds what the session derived from cached verdicts (see
+	// verdictMemo); scratch encodes their audit fields.
+	memos      map[*policy.Checked]*verdictMemo
+	scratch    audit.Body
 	terminated bool
 	// cursors maps SQL cursors (DECLARE) to the lineage of their query,
 	// for masking what FETCH returns.
@@ -282,10 +280,11 @@ func (sess *session) onQuery(ctx context.Context, msg pgwire.Msg) error {
 // when none masks) and remembers declared cursors. reason is set when a
 // statement cannot be masked safely.
 func (sess *session) queryMasks(res *policy.Result, text string) ([]*maskCtx, string) {
-	if res.Cached && len(res.Statements) == 1 {
-		return sess.memoMasks(&res.Statements[0], func() ([]*maskCtx, string) { return sess.buildQueryMasks(res, text) })
+	var c *policy.Checked // only a single statement's are remembered
+	if len(res.Statements) == 1 {
+		c = &res.Statements[0]
 	}
-	return sess.buildQueryMasks(res, text)
+	return sess.memoMasks(c, res.Cached, func() ([]*maskCtx, string) { return sess.buildQueryMasks(res, text) })
 }
 
 func (sess *session) buildQueryMasks(res *policy.Result, text string) ([]*maskCtx, string) {

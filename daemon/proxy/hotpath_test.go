@@ -283,7 +283,11 @@ func TestVerdictFieldsReused(t *testing.T) {
 			t.Errorf("%s: record from encoded fields\n%s\nwant\n%s", protocol, got.Bytes(), want.Bytes())
 		}
 	}
-	if n := len(sess.fe.verdicts); n != 3 {
+	n := 0
+	for _, m := range sess.fe.memos {
+		n += len(m.fields)
+	}
+	if n != 3 {
 		t.Errorf("%d verdict fields kept, want 3 (one per protocol)", n)
 	}
 }

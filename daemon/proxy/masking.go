@@ -72,25 +72,22 @@ func (sess *session) maskContext(c *policy.Checked) *maskCtx {
 	return mc
 }
 
-// memoMasks returns build's masking contexts for the statement of a cached
-// verdict, built once per session when they depend on the verdict alone
-// (see staticMasks): a cached verdict is shared and immutable, and the
-// memo's key keeps its address from being reused for another. Bounded like
-// verdictFields.
-func (sess *session) memoMasks(c *policy.Checked, build func() ([]*maskCtx, string)) ([]*maskCtx, string) {
-	fe := &sess.fe
-	if m, ok := fe.masks[c]; ok {
-		return m, ""
+// memoMasks returns build's masking contexts. For a cached verdict (c
+// not nil) whose contexts depend on the verdict alone (see staticMasks),
+// they are built once per session and kept in its memo.
+func (sess *session) memoMasks(c *policy.Checked, cached bool, build func() ([]*maskCtx, string)) ([]*maskCtx, string) {
+	if !cached || c == nil {
+		return build()
+	}
+	m := sess.memo(c)
+	if m.masksOK {
+		return m.masks, ""
 	}
 	masks, reason := build()
-	if reason != "" || !staticMasks(c) {
-		return masks, reason
+	if reason == "" && staticMasks(c) {
+		m.masks, m.masksOK = masks, true
 	}
-	if fe.masks == nil || len(fe.masks) >= maxVerdictFields {
-		fe.masks = make(map[*policy.Checked][]*maskCtx)
-	}
-	fe.masks[c] = masks
-	return masks, ""
+	return masks, reason
 }
 
 // staticMasks reports whether a statement's masking context is a function

@@ -90,36 +90,58 @@ func appendVerdict(b *audit.Body, c *policy.Checked, protocol string, approved *
 	}
 }
 
-// fieldsKey names the verdict fields of a cached policy verdict.
-type fieldsKey struct {
-	c        *policy.Checked
-	protocol string
+// verdictMemo is what a session derives once from a cached policy
+// verdict: the policy cache answers a repeated statement with the same
+// *policy.Checked, shared and immutable, and holding it as the memo's key
+// keeps its address from being reused for another.
+type verdictMemo struct {
+	// fields are the verdict's encoded audit fields, one entry per
+	// protocol the statement came by (see verdictFields).
+	fields []protocolFields
+	// masks are its masking contexts, once masksOK (see memoMasks).
+	masks   []*maskCtx
+	masksOK bool
 }
 
-// maxVerdictFields bounds the verdict fields a session keeps (about 300
-// bytes each); the policy's own memo of a session's statements holds 128 by
-// default.
-const maxVerdictFields = 128
+type protocolFields struct {
+	protocol string
+	fields   audit.Fields
+}
+
+// maxVerdictMemos bounds the verdicts a session remembers (a few hundred
+// bytes each); the policy's own memo of a session's statements holds 128
+// by default.
+const maxVerdictMemos = 128
+
+// memo returns the session's memo of a cached verdict, new if need be.
+func (sess *session) memo(c *policy.Checked) *verdictMemo {
+	fe := &sess.fe
+	if m, ok := fe.memos[c]; ok {
+		return m
+	}
+	if fe.memos == nil || len(fe.memos) >= maxVerdictMemos {
+		fe.memos = make(map[*policy.Checked]*verdictMemo)
+	}
+	m := new(verdictMemo)
+	fe.memos[c] = m
+	return m
+}
 
 // verdictFields returns the verdict fields of a cached verdict, encoded
-// once per session: the policy cache answers a repeated statement with the
-// same *policy.Checked, and holding it here keeps its address from being
-// reused for another.
+// once per session and protocol.
 func (sess *session) verdictFields(c *policy.Checked, protocol string) audit.Fields {
-	fe := &sess.fe
-	k := fieldsKey{c, protocol}
-	if f, ok := fe.verdicts[k]; ok {
-		return f
+	m := sess.memo(c)
+	for _, pf := range m.fields {
+		if pf.protocol == protocol {
+			return pf.fields
+		}
 	}
-	if fe.verdicts == nil || len(fe.verdicts) >= maxVerdictFields {
-		fe.verdicts = make(map[fieldsKey]audit.Fields)
-	}
-	b := &fe.scratch
+	b := &sess.fe.scratch
 	b.Reset(audit.TypeStatement)
 	mark := b.Mark()
 	appendVerdict(b, c, protocol, nil)
 	f := b.Cut(mark)
-	fe.verdicts[k] = f
+	m.fields = append(m.fields, protocolFields{protocol, f})
 	return f
 }
 

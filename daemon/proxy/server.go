@@ -334,7 +334,7 @@ func (s *Server) TerminateUID(uid uint32, why string) int {
 	}
 	s.mu.Unlock()
 	for _, sess := range victims {
-		sess.termErr.Store(msg)
+		sess.termErr.CompareAndSwap(nil, msg) // an earlier reason stands
 		sess.log.Info("terminating session: host session ended", "uid", uid, "reason", why)
 		go sess.terminate(msg)
 	}
