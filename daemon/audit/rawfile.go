@@ -8,8 +8,17 @@ import (
 )
 
 // Thresholds of rawFile's fallback to scheduler-aware writes.
+//
+// slowWrite is well above what a write waits when its thread is merely
+// preempted: on two cores shared with the database and its clients, the
+// kernel took the CPU from a thread inside write(2) (at cond_resched) about
+// a hundred times a second in the bench, for 1 to 7 ms each, most often
+// just after a write-out. That thread waits for a CPU, not for the disk,
+// and a fallback would only bring back the monitor thread's wake-ups for
+// slowFor. A write the disk holds up waits in the kernel's dirty-page
+// throttling, which pauses a writer for tens to hundreds of milliseconds.
 const (
-	slowWrite = time.Millisecond
+	slowWrite = 20 * time.Millisecond
 	slowFor   = 10 * time.Second
 )
 
@@ -26,7 +35,9 @@ const (
 //
 // A write that took over slowWrite (a disk under writeback pressure)
 // switches to os.File.Write for slowFor, which hands the P to other
-// goroutines while the thread is blocked.
+// goroutines while the thread is blocked. A shorter stall holds the P; the
+// other P keeps running goroutines, and those that want the Log's lock
+// would wait for this write either way.
 type rawFile struct {
 	*os.File
 	raw *rawio.Conn
