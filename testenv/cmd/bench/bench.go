@@ -36,7 +36,7 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 	}
 	rep := &report{GoSkipped: o.SkipGo, GoCount: o.GoCount, Meta: reportMeta{
 		Started: started, CPUs: runtime.NumCPU(), Kernel: kernelRelease(), LoadStart: loadAverage(),
-		Commit: gitCommit(ctx, root), Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup,
+		Commit: gitCommit(ctx, root), Rounds: o.Rounds, Retries: o.Retries, Duration: o.Duration, Warmup: o.Warmup,
 		Versions: []string{runtime.Version()},
 	}}
 	var errs []error
@@ -68,7 +68,7 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 		log.Info("starting pgbench phase", "workloads", len(ws), "targets", len(specs), "rounds", o.Rounds,
 			"planned", planned.Round(time.Second))
 		st, err := startStack(ctx, stackOptions{
-			Tools: tl, Targets: specs, Workloads: ws, TokenTTL: time.Hour + 2*planned,
+			Tools: tl, Targets: specs, Workloads: ws, TokenTTL: time.Hour + time.Duration(2+o.Retries)*planned,
 			GuardInterfaces: o.GuardInterfaces, Logger: log,
 		})
 		if err != nil {
@@ -76,7 +76,7 @@ func bench(ctx context.Context, o options, progress io.Writer, log *slog.Logger)
 		}
 		rep.Notes = append(rep.Notes, st.notes...)
 		rep.Workloads, rep.PgbenchErr = runWorkloads(ctx, st, runPlan{
-			Workloads: ws, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup,
+			Workloads: ws, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup, Retries: o.Retries,
 		}, log)
 		errs = append(errs, rep.PgbenchErr, st.Close())
 		if n := failedRuns(rep.Workloads); n > 0 {

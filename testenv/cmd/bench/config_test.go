@@ -112,7 +112,7 @@ func TestParseFlags(t *testing.T) {
 		check   func(t *testing.T, o options)
 	}{
 		{name: "defaults", check: func(t *testing.T, o options) {
-			if o.Rounds < 5 || o.Duration != 10*time.Second || o.Out != "bench-results.md" || o.SkipGo {
+			if o.Rounds < 5 || o.Retries != 1 || o.Duration != 10*time.Second || o.Out != "bench-results.md" || o.SkipGo {
 				t.Errorf("defaults = %+v", o)
 			}
 			if !slices.Equal(o.Workloads, []string{"select-simple", "select-prepared", "select-latency", "wide", "connect", "guard-bulk"}) {
@@ -147,6 +147,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown workload", args: []string{"-workloads", "select-everything"}, wantErr: true},
 		{name: "unknown target", args: []string{"-targets", "odyssey"}, wantErr: true},
 		{name: "zero rounds", args: []string{"-rounds", "0"}, wantErr: true},
+		{name: "negative retries", args: []string{"-retries", "-1"}, wantErr: true},
+		{name: "retries", args: []string{"-retries", "0"}, check: func(t *testing.T, o options) {
+			if o.Retries != 0 {
+				t.Errorf("retries = %d, want 0", o.Retries)
+			}
+		}},
 		{name: "sub-second duration", args: []string{"-duration", "500ms"}, wantErr: true},
 		{name: "no targets", args: []string{"-targets", ""}, wantErr: true},
 	}

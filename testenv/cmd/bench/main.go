@@ -17,6 +17,7 @@ import (
 // options are the command-line settings.
 type options struct {
 	Rounds    int
+	Retries   int
 	Duration  time.Duration
 	Warmup    time.Duration
 	Workloads []string
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var workloadList, targetList, guardIfaces string
 	fs.IntVar(&o.Rounds, "rounds", 5, "rounds per workload; each runs every target once, order rotated")
+	fs.IntVar(&o.Retries, "retries", 1, "times a workload whose direct figures spread more than 15% across rounds is run again; the quietest attempt is kept")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each run (pgbench -T, whole seconds); a workload may take a share of it (see its section in the report)")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "discarded warm-up run per target and workload, scaled like -duration; 0 skips it")
 	fs.StringVar(&workloadList, "workloads", strings.Join(defaultWorkloadNames(), ","),
@@ -97,6 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var errs []error
 	if o.Rounds < 1 {
 		errs = append(errs, errors.New("-rounds must be at least 1"))
+	}
+	if o.Retries < 0 {
+		errs = append(errs, errors.New("-retries must not be negative"))
 	}
 	if o.Duration < time.Second {
 		errs = append(errs, errors.New("-duration must be at least 1s"))

@@ -41,7 +41,12 @@ func (r *report) writeHeader(b *strings.Builder) {
 		if m.Warmup > 0 {
 			fmt.Fprintf(b, " after a %s warm-up run per target", m.Warmup)
 		}
-		b.WriteString(" (a workload may scale both down to fit the time budget; its section says); `pgbench -n --log` over TCP 127.0.0.1. Figures are medians over rounds; " +
+		b.WriteString(" (a workload may scale both down to fit the time budget; its section says); `pgbench -n --log` over TCP 127.0.0.1. ")
+		if m.Retries > 0 {
+			fmt.Fprintf(b, "A workload whose direct figures spread more than %.0f%% across rounds is thrown out and run again, up to %d more time(s), and the attempt with the smallest spread is kept; its section lists the attempts thrown out. ",
+				noiseThreshold*100, m.Retries)
+		}
+		b.WriteString("Figures are medians over rounds; " +
 			"p50/p99 come from the per-transaction logs; CPU per transaction from /proc (proxy process; PostgreSQL = postmaster and all backends; the client = pgbench, or the bulk sender). " +
 			"Ratios are paired per round (targets run minutes apart at most), then the median taken. " +
 			"The machine is shared and noisy: compare ratios, not absolute figures.\n")
@@ -156,6 +161,7 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 			fmt.Fprintf(b, "Direct %s spread across rounds: %.0f%% (≤ %.0f%%).\n\n", unit, sp*100, noiseThreshold*100)
 		}
 	}
+	writeDiscarded(b, wr)
 	for _, t := range wr.Targets {
 		for _, run := range wr.Runs[t] {
 			if run.Err != nil {
@@ -164,6 +170,25 @@ func writeWorkload(b *strings.Builder, wr *workloadResult) {
 				fmt.Fprintf(b, "- round %d, %s: %d failed transactions\n", run.Round+1, t, run.Failed)
 			}
 		}
+	}
+	b.WriteString("\n")
+}
+
+// writeDiscarded lists the attempts of wr thrown out as noisier than the
+// one kept, each with its direct spread and median paired ratios.
+func writeDiscarded(b *strings.Builder, wr *workloadResult) {
+	if len(wr.Discarded) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "These figures are attempt %d of %d. Thrown out as noisier:\n\n", wr.Attempt, len(wr.Discarded)+1)
+	for _, d := range wr.Discarded {
+		fmt.Fprintf(b, "- attempt %d: direct spread %.0f%%", d.Attempt, d.directSpread()*100)
+		for _, p := range ratioPairs {
+			if d.has(p[0]) && d.has(p[1]) {
+				fmt.Fprintf(b, "; %s/%s %s×", p[0], p[1], fmtNum(median(pairedRatios(d.series(p[0], tps), d.series(p[1], tps))), 2))
+			}
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 }

@@ -75,7 +75,7 @@ type reportMeta struct {
 	LoadStart, LoadEnd string
 	Commit             string
 	Versions           []string // "PostgreSQL 15.18", …
-	Rounds             int
+	Rounds, Retries    int
 	Duration, Warmup   time.Duration
 }
 

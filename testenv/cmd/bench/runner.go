@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,58 @@ type workloadResult struct {
 	Note string
 	// Runs[target][round]; a round not run (interrupted) is absent.
 	Runs map[string][]runResult
+	// Attempt is which run of the workload Runs holds (1 for the first);
+	// Discarded are the others, thrown out as noisier (see keepQuietest),
+	// in the order they ran.
+	Attempt   int
+	Discarded []*workloadResult
+}
+
+// directSpread is the spread of direct's rate across rounds, NaN without
+// a direct target or with too few rounds.
+func (wr *workloadResult) directSpread() float64 {
+	if !wr.has(targetDirect) {
+		return math.NaN()
+	}
+	return spread(wr.series(targetDirect, tps))
+}
+
+// tooNoisy reports whether direct's rate spread more than noiseThreshold.
+func (wr *workloadResult) tooNoisy() bool {
+	return wr.has(targetDirect) && noisy(wr.series(targetDirect, tps))
+}
+
+// retry sets the runs aside as a discarded attempt and starts the next.
+func (wr *workloadResult) retry() {
+	old := *wr
+	old.Discarded = nil
+	wr.Discarded = append(wr.Discarded, &old)
+	wr.Attempt++
+	wr.Runs = map[string][]runResult{}
+	for _, t := range wr.Targets {
+		wr.Runs[t] = nil
+	}
+}
+
+// keepQuietest keeps the attempt whose direct rate spread least (the
+// latest on a tie or when none can be judged) and lists the others as
+// discarded, in the order they ran.
+func (wr *workloadResult) keepQuietest() {
+	best, bestSpread := -1, wr.directSpread()
+	for i, d := range wr.Discarded {
+		if sp := d.directSpread(); sp < bestSpread || math.IsNaN(bestSpread) && !math.IsNaN(sp) {
+			best, bestSpread = i, sp
+		}
+	}
+	if best < 0 {
+		return
+	}
+	kept := wr.Discarded[best]
+	cur := *wr
+	cur.Discarded = nil
+	wr.Runs, wr.Attempt = kept.Runs, kept.Attempt
+	wr.Discarded = append(slices.Delete(wr.Discarded, best, best+1), &cur)
+	slices.SortFunc(wr.Discarded, func(a, b *workloadResult) int { return a.Attempt - b.Attempt })
 }
 
 // series returns f of each round's run of target, NaN for a failed or
@@ -52,11 +105,17 @@ type runPlan struct {
 	Duration  time.Duration
 	// Warmup is a discarded run per target before the rounds; 0 skips it.
 	Warmup time.Duration
+	// Retries is how many times a workload whose direct rate spread more
+	// than noiseThreshold across its rounds is run again (all rounds, all
+	// targets); the quietest attempt is kept.
+	Retries int
 }
 
 // runWorkloads runs each workload for plan.Rounds rounds; each round runs
 // every target of the workload once, in an order rotated by one each
-// round. A failed run is recorded and the bench goes on; a proxy that died,
+// round. A workload too noisy to judge (direct's rate spread more than
+// noiseThreshold) runs again, up to plan.Retries times, and the quietest
+// attempt is kept. A failed run is recorded and the bench goes on; a proxy that died,
 // a target that could not be reset (End) or a cancelled ctx ends it,
 // returning what was measured so far.
 func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger) ([]*workloadResult, error) {
@@ -65,7 +124,7 @@ func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger
 		ts := st.targetsFor(w)
 		wr := &workloadResult{
 			Workload: w, Rounds: plan.Rounds, Duration: w.scaled(plan.Duration), Warmup: w.scaled(plan.Warmup),
-			BytesPerTxn: w.BytesPerTxn, Runs: map[string][]runResult{},
+			BytesPerTxn: w.BytesPerTxn, Runs: map[string][]runResult{}, Attempt: 1,
 		}
 		if s, ok := st.setups[w.Name]; ok {
 			if s.BytesPerTxn > 0 {
@@ -93,19 +152,42 @@ func runWorkloads(ctx context.Context, st *stack, plan runPlan, log *slog.Logger
 				}
 			}
 		}
-		for r := range plan.Rounds {
-			for i, t := range rotate(ts, r) {
-				res, err := runOne(ctx, st, t, w, wr.Duration, fmt.Sprintf("%s-%s-r%d", w.Name, t.Name, r+1))
-				res.Round, res.Order = r, i
-				if err != nil {
-					return results, err
-				}
-				wr.Runs[t.Name] = append(wr.Runs[t.Name], res)
-				logRun(log, w, t, res)
+		for {
+			if err := runRounds(ctx, st, ts, wr, log); err != nil {
+				return results, err
 			}
+			if !wr.tooNoisy() || len(wr.Discarded) >= plan.Retries {
+				break
+			}
+			log.Warn("direct figures too noisy to judge; running the workload again", "workload", w.Name,
+				"attempt", wr.Attempt, "direct_spread_pct", round1(100*wr.directSpread()))
+			wr.retry()
 		}
+		wr.keepQuietest()
 	}
 	return results, nil
+}
+
+// runRounds runs wr's rounds: every target once a round, in an order
+// rotated by one each round.
+func runRounds(ctx context.Context, st *stack, ts []*target, wr *workloadResult, log *slog.Logger) error {
+	w := wr.Workload
+	for r := range wr.Rounds {
+		for i, t := range rotate(ts, r) {
+			name := fmt.Sprintf("%s-%s-r%d", w.Name, t.Name, r+1)
+			if wr.Attempt > 1 {
+				name = fmt.Sprintf("%s-%s-a%d-r%d", w.Name, t.Name, wr.Attempt, r+1)
+			}
+			res, err := runOne(ctx, st, t, w, wr.Duration, name)
+			res.Round, res.Order = r, i
+			if err != nil {
+				return err
+			}
+			wr.Runs[t.Name] = append(wr.Runs[t.Name], res)
+			logRun(log, w, t, res)
+		}
+	}
+	return nil
 }
 
 // runOne runs workload w against t for d between the target's Begin and
