@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 
 	"github.com/interlock-dev/interlock/daemon/alerts"
@@ -20,6 +21,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/hostsession"
 	"github.com/interlock-dev/interlock/daemon/identity"
 	"github.com/interlock-dev/interlock/daemon/metrics"
+	"github.com/interlock-dev/interlock/daemon/procs"
 	"github.com/interlock-dev/interlock/daemon/proxy"
 	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/daemon/tlsca"
@@ -64,6 +66,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	d := &Daemon{cfg: cfg, log: log, Metrics: metrics.New()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	sizeScheduler(ctx, cfg.Limits.CPUs, log)
 
 	var key []byte
 	if cfg.Audit.SigningKeyFile != "" {
@@ -330,4 +333,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	log.Info("interlockd stopped")
 	return err
+}
+
+// sizeScheduler applies limits.cpus: the GOMAXPROCS environment variable
+// wins, a positive value fixes the Ps, and 0 adapts them to the load until
+// ctx ends (daemon/procs).
+func sizeScheduler(ctx context.Context, cpus int, log *slog.Logger) {
+	switch {
+	case os.Getenv("GOMAXPROCS") != "":
+		log.Info("GOMAXPROCS set in the environment; limits.cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
+	case cpus > 0:
+		runtime.GOMAXPROCS(cpus)
+	default:
+		go procs.Run(ctx, procs.Config{Logger: log})
+	}
 }

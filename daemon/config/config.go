@@ -344,4 +344,11 @@ type Limits struct {
 	// DrainTimeout is how long a shutdown waits for sessions to end before
 	// terminating them. Default 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// CPUs is the most CPUs interlockd's Go code runs on at once
+	// (GOMAXPROCS). 0, the default, adapts: it starts at one and adds one
+	// while the daemon keeps the ones it has busy, up to the CPUs available
+	// (or the cgroup's CPU limit), and gives them back when the load falls
+	// (daemon/procs). A positive value fixes it. The GOMAXPROCS environment
+	// variable, when set, overrides both.
+	CPUs int `yaml:"cpus"`
 }

@@ -54,6 +54,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad sslmode", strings.Replace(valid, "address: 10.0.0.5:5432", "address: 10.0.0.5:5432\n      sslmode: maybe", 1), "unknown mode"},
 		{"catalog user not a role", strings.Replace(valid, "  - name: prod\n", "  - name: prod\n    catalog_user: nobody\n", 1), "catalog_user"},
 		{"duplicate key", valid + "audit:\n  path: /x\n", "already defined"},
+		{"negative cpus", valid + "limits:\n  cpus: -1\n", "limits.cpus: must not be negative"},
 		{"negative writeback interval", strings.Replace(valid, "path: /var/log/interlock/audit.jsonl", "path: /var/log/interlock/audit.jsonl\n  writeback_interval: -1s", 1), "audit.writeback_interval: must not be negative"},
 	}
 	for _, tc := range tests {

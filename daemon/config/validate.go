@@ -206,6 +206,9 @@ func (c *Config) Validate() error {
 	} else if c.Limits.MaxMessageSize < 1024 {
 		bad("limits.max_message_size: must be at least 1024")
 	}
+	if c.Limits.CPUs < 0 {
+		bad("limits.cpus: must not be negative")
+	}
 	if c.Limits.DrainTimeout == 0 {
 		c.Limits.DrainTimeout = DefaultDrainTimeout
 	}

@@ -1,0 +1,129 @@
+package procs
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// Thresholds of the adaptation, as shares of the Ps in use.
+const (
+	// growAt adds a P when the daemon used more than this share of its
+	// Ps' time over one interval.
+	growAt = 0.75
+	// shrinkAt drops one when the daemon would have used less than this
+	// share of one P fewer, for calmIntervals intervals in a row.
+	shrinkAt      = 0.5
+	calmIntervals = 4
+)
+
+// DefaultInterval is how often the daemon's CPU time is sampled.
+const DefaultInterval = 250 * time.Millisecond
+
+// Config configures Run.
+type Config struct {
+	// Max is the most Ps; 0 means the runtime's value when Run starts
+	// (the CPUs available, or the cgroup's CPU limit).
+	Max int
+	// Interval between samples; 0 means DefaultInterval.
+	Interval time.Duration
+	// OnChange, if set, is called with each new number of Ps.
+	OnChange func(n int)
+	Logger   *slog.Logger
+
+	// cpuTime and set replace the process's CPU time and
+	// runtime.GOMAXPROCS in tests.
+	cpuTime func() time.Duration
+	set     func(n int) int
+}
+
+// Run adapts GOMAXPROCS until ctx ends, then restores the value it found.
+// It returns at once when there is only one P to give.
+func Run(ctx context.Context, cfg Config) {
+	if cfg.set == nil {
+		cfg.set = runtime.GOMAXPROCS
+	}
+	if cfg.cpuTime == nil {
+		cfg.cpuTime = processCPU
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	orig := cfg.set(0)
+	if cfg.Max <= 0 {
+		cfg.Max = orig
+	}
+	if cfg.Max <= 1 {
+		return
+	}
+	cur := 1
+	apply := func(n int) {
+		cfg.set(n)
+		if cfg.OnChange != nil {
+			cfg.OnChange(n)
+		}
+	}
+	apply(cur)
+	defer func() {
+		cfg.set(orig)
+		if cfg.OnChange != nil {
+			cfg.OnChange(orig)
+		}
+	}()
+
+	t := time.NewTicker(cfg.Interval)
+	defer t.Stop()
+	lastCPU, lastAt := cfg.cpuTime(), time.Now()
+	calm := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			c := cfg.cpuTime()
+			wall := now.Sub(lastAt)
+			if wall <= 0 {
+				continue
+			}
+			used := float64(c-lastCPU) / float64(wall) // in CPUs
+			lastCPU, lastAt = c, now
+			next, nextCalm := step(cur, cfg.Max, used, calm)
+			calm = nextCalm
+			if next != cur {
+				cfg.Logger.Debug("scheduler resized", "gomaxprocs", next, "cpus_used", used)
+				cur = next
+				apply(cur)
+			}
+		}
+	}
+}
+
+// step decides the Ps for the next interval from the current ones and the
+// CPUs used over the last interval. calm counts the intervals in a row that
+// wanted one P fewer.
+func step(cur, max int, used float64, calm int) (next, nextCalm int) {
+	switch {
+	case used > growAt*float64(cur) && cur < max:
+		return cur + 1, 0
+	case cur > 1 && used < shrinkAt*float64(cur-1):
+		if calm+1 >= calmIntervals {
+			return cur - 1, 0
+		}
+		return cur, calm + 1
+	}
+	return cur, 0
+}
+
+// processCPU is the user and system CPU time of the whole process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,191 @@
+package procs
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestStep(t *testing.T) {
+	tests := []struct {
+		name           string
+		cur, max       int
+		used           float64
+		calm           int
+		want, wantCalm int
+	}{
+		{"busy one P grows", 1, 4, 0.9, 0, 2, 0},
+		{"busy at the cap stays", 4, 4, 3.9, 0, 4, 0},
+		{"half-busy one P stays", 1, 4, 0.5, 0, 1, 0},
+		{"exactly at the grow line stays", 2, 4, 1.5, 0, 2, 0},
+		{"busy two Ps grow", 2, 4, 1.6, 0, 3, 0},
+		{"light load counts one calm interval", 2, 4, 0.3, 0, 2, 1},
+		{"light load long enough shrinks", 2, 4, 0.3, calmIntervals - 1, 1, 0},
+		{"middling load resets the calm count", 2, 4, 0.9, 2, 2, 0},
+		{"a grow resets the calm count", 2, 4, 1.8, 3, 3, 0},
+		{"one P never shrinks", 1, 4, 0, calmIntervals, 1, 0},
+		{"three Ps with two Ps' worth of work stay", 3, 4, 1.5, 0, 3, 0},
+		{"three Ps with under half of two shrink in time", 3, 4, 0.9, calmIntervals - 1, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, gotCalm := step(tt.cur, tt.max, tt.used, tt.calm)
+			if got != tt.want || gotCalm != tt.wantCalm {
+				t.Errorf("step(%d, %d, %v, %d) = %d, %d; want %d, %d", tt.cur, tt.max, tt.used, tt.calm, got, gotCalm, tt.want, tt.wantCalm)
+			}
+		})
+	}
+}
+
+// fakeProcess is a process whose CPU use the test sets, in CPUs.
+type fakeProcess struct {
+	mu    sync.Mutex
+	load  float64
+	cpu   time.Duration
+	at    time.Time
+	procs atomic.Int64
+	seen  chan int
+}
+
+func newFakeProcess(procs int) *fakeProcess {
+	p := &fakeProcess{at: time.Now(), seen: make(chan int, 100)}
+	p.procs.Store(int64(procs))
+	return p
+}
+
+func (p *fakeProcess) setLoad(l float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cpuTimeLocked()
+	p.load = l
+}
+
+func (p *fakeProcess) cpuTimeLocked() time.Duration {
+	now := time.Now()
+	p.cpu += time.Duration(p.load * float64(now.Sub(p.at)))
+	p.at = now
+	return p.cpu
+}
+
+func (p *fakeProcess) cpuTime() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpuTimeLocked()
+}
+
+func (p *fakeProcess) set(n int) int {
+	if n <= 0 {
+		return int(p.procs.Load())
+	}
+	old := p.procs.Swap(int64(n))
+	p.seen <- n
+	return int(old)
+}
+
+// waitFor waits until the process runs with want Ps.
+func (p *fakeProcess) waitFor(t *testing.T, want int, what string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-p.seen:
+			if n == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: still %d Ps after 10 s, want %d", what, p.procs.Load(), want)
+		}
+	}
+}
+
+func TestRunAdapts(t *testing.T) {
+	p := newFakeProcess(3)
+	var changes []int
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, Config{Interval: 5 * time.Millisecond, cpuTime: p.cpuTime, set: p.set, OnChange: func(n int) {
+			mu.Lock()
+			changes = append(changes, n)
+			mu.Unlock()
+		}})
+	}()
+	p.waitFor(t, 1, "at start")
+	p.setLoad(0.95) // one P kept busy
+	p.waitFor(t, 2, "one busy P")
+	p.setLoad(1.9) // both kept busy
+	p.waitFor(t, 3, "two busy Ps")
+	p.setLoad(2.9) // at the cap: no fourth P
+	time.Sleep(50 * time.Millisecond)
+	if n := p.procs.Load(); n != 3 {
+		t.Fatalf("grew to %d Ps, past the runtime's 3", n)
+	}
+	p.setLoad(0.1)
+	p.waitFor(t, 2, "load gone")
+	p.waitFor(t, 1, "load gone")
+	cancel()
+	<-done
+	if n := p.procs.Load(); n != 3 {
+		t.Errorf("after Run: %d Ps, want the 3 it found", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := changes[len(changes)-1]; last != 3 {
+		t.Errorf("OnChange last reported %d, want 3 (restored); all: %v", last, changes)
+	}
+}
+
+func TestRunWithOneCPU(t *testing.T) {
+	p := newFakeProcess(1)
+	returned := make(chan struct{})
+	go func() {
+		Run(context.Background(), Config{Interval: time.Millisecond, cpuTime: p.cpuTime, set: p.set})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run kept running with a single CPU to give")
+	}
+	if len(p.seen) != 0 {
+		t.Errorf("Run changed GOMAXPROCS with a single CPU (to %d)", <-p.seen)
+	}
+}
+
+func TestRunHonoursMax(t *testing.T) {
+	p := newFakeProcess(8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, Config{Max: 2, Interval: 5 * time.Millisecond, cpuTime: p.cpuTime, set: p.set})
+	}()
+	p.waitFor(t, 1, "at start")
+	p.setLoad(7)
+	p.waitFor(t, 2, "busy")
+	time.Sleep(50 * time.Millisecond)
+	if n := p.procs.Load(); n != 2 {
+		t.Errorf("%d Ps with Max 2", n)
+	}
+	cancel()
+	<-done
+	if n := p.procs.Load(); n != 8 {
+		t.Errorf("after Run: %d Ps, want the 8 it found", n)
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	before := processCPU()
+	deadline := time.Now().Add(50 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	if after := processCPU(); after <= before {
+		t.Errorf("process CPU time did not grow while spinning (%v, then %v; %d loops)", before, after, x)
+	}
+}

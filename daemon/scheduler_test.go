@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestSizeScheduler(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	log := slog.New(slog.DiscardHandler)
+
+	t.Run("fixed", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "")
+		sizeScheduler(context.Background(), orig+1, log)
+		if n := runtime.GOMAXPROCS(orig); n != orig+1 {
+			t.Errorf("limits.cpus %d gave GOMAXPROCS %d", orig+1, n)
+		}
+	})
+	t.Run("environment wins", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "7")
+		sizeScheduler(context.Background(), orig+1, log)
+		if n := runtime.GOMAXPROCS(0); n != orig {
+			t.Errorf("with GOMAXPROCS in the environment, limits.cpus changed it to %d", n)
+		}
+	})
+	t.Run("adaptive", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "")
+		runtime.GOMAXPROCS(2)
+		ctx, cancel := context.WithCancel(context.Background())
+		sizeScheduler(ctx, 0, log)
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.GOMAXPROCS(0) != 1 {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("adaptive sizing left GOMAXPROCS at %d, want it to start at 1", runtime.GOMAXPROCS(0))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		for runtime.GOMAXPROCS(0) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("GOMAXPROCS %d after the daemon's context ended, want 2 restored", runtime.GOMAXPROCS(0))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
