@@ -26,8 +26,10 @@ func TestStep(t *testing.T) {
 		{"middling load resets the calm count", 2, 4, 0.9, 2, 2, 0},
 		{"a grow resets the calm count", 2, 4, 1.8, 3, 3, 0},
 		{"one P never shrinks", 1, 4, 0, calmIntervals, 1, 0},
+		{"two Ps with most of one P's work stay", 2, 4, 0.7, 0, 2, 0},
+		{"two Ps with 0.6 CPUs of work shrink in time", 2, 4, 0.6, calmIntervals - 1, 1, 0},
 		{"three Ps with two Ps' worth of work stay", 3, 4, 1.5, 0, 3, 0},
-		{"three Ps with under half of two shrink in time", 3, 4, 0.9, calmIntervals - 1, 2, 0},
+		{"three Ps with under two-thirds of two shrink in time", 3, 4, 1.2, calmIntervals - 1, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
