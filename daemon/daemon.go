@@ -66,7 +66,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	d := &Daemon{cfg: cfg, log: log, Metrics: metrics.New()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sizeScheduler(ctx, cfg.Limits.CPUs, log)
+	sizeScheduler(ctx, cfg.Limits, log)
 
 	var key []byte
 	if cfg.Audit.SigningKeyFile != "" {
@@ -335,16 +335,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	return err
 }
 
-// sizeScheduler applies limits.cpus: the GOMAXPROCS environment variable
-// wins, a positive value fixes the Ps, and 0 adapts them to the load until
-// ctx ends (daemon/procs).
-func sizeScheduler(ctx context.Context, cpus int, log *slog.Logger) {
+// sizeScheduler applies limits.cpus and limits.adaptive_cpus: the
+// GOMAXPROCS environment variable wins; adaptive sizing runs until ctx ends
+// (daemon/procs), up to cpus when set; a positive cpus alone fixes the Ps.
+func sizeScheduler(ctx context.Context, l config.Limits, log *slog.Logger) {
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
-		log.Info("GOMAXPROCS set in the environment; limits.cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
-	case cpus > 0:
-		runtime.GOMAXPROCS(cpus)
-	default:
-		go procs.Run(ctx, procs.Config{Logger: log})
+		if l.CPUs > 0 || l.AdaptiveCPUs {
+			log.Info("GOMAXPROCS set in the environment; limits.cpus and limits.adaptive_cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
+		}
+	case l.AdaptiveCPUs:
+		go procs.Run(ctx, procs.Config{Max: l.CPUs, Logger: log})
+	case l.CPUs > 0:
+		runtime.GOMAXPROCS(l.CPUs)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/interlock-dev/interlock/daemon/config"
+	"github.com/interlock-dev/interlock/daemon/procs"
 )
 
 func TestSizeScheduler(t *testing.T) {
@@ -15,23 +18,34 @@ func TestSizeScheduler(t *testing.T) {
 
 	t.Run("fixed", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
-		sizeScheduler(context.Background(), orig+1, log)
+		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1}, log)
 		if n := runtime.GOMAXPROCS(orig); n != orig+1 {
 			t.Errorf("limits.cpus %d gave GOMAXPROCS %d", orig+1, n)
 		}
 	})
 	t.Run("environment wins", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "7")
-		sizeScheduler(context.Background(), orig+1, log)
+		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1, AdaptiveCPUs: true}, log)
 		if n := runtime.GOMAXPROCS(0); n != orig {
 			t.Errorf("with GOMAXPROCS in the environment, limits.cpus changed it to %d", n)
+		}
+	})
+	t.Run("default leaves the runtime's choice", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "")
+		runtime.GOMAXPROCS(2)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sizeScheduler(ctx, config.Limits{}, log)
+		time.Sleep(procs.DefaultInterval + 100*time.Millisecond)
+		if n := runtime.GOMAXPROCS(0); n != 2 {
+			t.Errorf("default limits changed GOMAXPROCS to %d", n)
 		}
 	})
 	t.Run("adaptive", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
 		runtime.GOMAXPROCS(2)
 		ctx, cancel := context.WithCancel(context.Background())
-		sizeScheduler(ctx, 0, log)
+		sizeScheduler(ctx, config.Limits{AdaptiveCPUs: true}, log)
 		deadline := time.Now().Add(5 * time.Second)
 		for runtime.GOMAXPROCS(0) != 1 {
 			if time.Now().After(deadline) {

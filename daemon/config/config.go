@@ -345,10 +345,12 @@ type Limits struct {
 	// terminating them. Default 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// CPUs is the most CPUs interlockd's Go code runs on at once
-	// (GOMAXPROCS). 0, the default, adapts: it starts at one and adds one
-	// while the daemon keeps the ones it has busy, up to the CPUs available
-	// (or the cgroup's CPU limit), and gives them back when the load falls
-	// (daemon/procs). A positive value fixes it. The GOMAXPROCS environment
-	// variable, when set, overrides both.
+	// (GOMAXPROCS). 0, the default, leaves the Go runtime's choice: the
+	// CPUs available, or the cgroup's CPU limit.
 	CPUs int `yaml:"cpus"`
+	// AdaptiveCPUs starts on one CPU and adds one while the daemon keeps
+	// the ones it has busy, up to CPUs, giving them back when the load
+	// falls (daemon/procs). The GOMAXPROCS environment variable, when set,
+	// overrides both settings.
+	AdaptiveCPUs bool `yaml:"adaptive_cpus"`
 }

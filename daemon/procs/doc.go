@@ -9,5 +9,7 @@
 // for work, and goroutines that talk to each other run on different cores
 // with cold caches. On the bench's two cores, one P instead of two cut the
 // proxy's CPU per transaction by 2–5 µs on pgbench's select-only load
-// (about a fifth), while a masked bulk result still needs both cores.
+// (about a fifth), while a masked bulk result ran about a tenth slower on
+// one: its sessions stream in parallel while using under half a CPU. So
+// the daemon runs it only with limits.adaptive_cpus.
 package procs
