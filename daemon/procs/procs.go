@@ -32,8 +32,6 @@ type Config struct {
 	Max int
 	// Interval between samples; 0 means DefaultInterval.
 	Interval time.Duration
-	// OnChange, if set, is called with each new number of Ps.
-	OnChange func(n int)
 	Logger   *slog.Logger
 
 	// cpuTime and set replace the process's CPU time and
@@ -65,19 +63,8 @@ func Run(ctx context.Context, cfg Config) {
 		return
 	}
 	cur := 1
-	apply := func(n int) {
-		cfg.set(n)
-		if cfg.OnChange != nil {
-			cfg.OnChange(n)
-		}
-	}
-	apply(cur)
-	defer func() {
-		cfg.set(orig)
-		if cfg.OnChange != nil {
-			cfg.OnChange(orig)
-		}
-	}()
+	cfg.set(cur)
+	defer cfg.set(orig)
 
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
@@ -100,7 +87,7 @@ func Run(ctx context.Context, cfg Config) {
 			if next != cur {
 				cfg.Logger.Debug("scheduler resized", "gomaxprocs", next, "cpus_used", used)
 				cur = next
-				apply(cur)
+				cfg.set(cur)
 			}
 		}
 	}
