@@ -102,14 +102,21 @@ func (p *fakeProcess) waitFor(t *testing.T, want int, what string) {
 	}
 }
 
-func TestRunAdapts(t *testing.T) {
-	p := newFakeProcess(3)
+// start runs Run on p with cfg every 5 ms; stop ends it and waits.
+func (p *fakeProcess) start(cfg Config) (stop func()) {
+	cfg.Interval, cfg.cpuTime, cfg.set = 5*time.Millisecond, p.cpuTime, p.set
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Config{Interval: 5 * time.Millisecond, cpuTime: p.cpuTime, set: p.set})
+		Run(ctx, cfg)
 	}()
+	return func() { cancel(); <-done }
+}
+
+func TestRunAdapts(t *testing.T) {
+	p := newFakeProcess(3)
+	stop := p.start(Config{})
 	p.waitFor(t, 1, "at start")
 	p.setLoad(0.95) // one P kept busy
 	p.waitFor(t, 2, "one busy P")
@@ -123,8 +130,7 @@ func TestRunAdapts(t *testing.T) {
 	p.setLoad(0.1)
 	p.waitFor(t, 2, "load gone")
 	p.waitFor(t, 1, "load gone")
-	cancel()
-	<-done
+	stop()
 	if n := p.procs.Load(); n != 3 {
 		t.Errorf("after Run: %d Ps, want the 3 it found", n)
 	}
@@ -149,12 +155,7 @@ func TestRunWithOneCPU(t *testing.T) {
 
 func TestRunHonoursMax(t *testing.T) {
 	p := newFakeProcess(8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Run(ctx, Config{Max: 2, Interval: 5 * time.Millisecond, cpuTime: p.cpuTime, set: p.set})
-	}()
+	stop := p.start(Config{Max: 2})
 	p.waitFor(t, 1, "at start")
 	p.setLoad(7)
 	p.waitFor(t, 2, "busy")
@@ -162,8 +163,7 @@ func TestRunHonoursMax(t *testing.T) {
 	if n := p.procs.Load(); n != 2 {
 		t.Errorf("%d Ps with Max 2", n)
 	}
-	cancel()
-	<-done
+	stop()
 	if n := p.procs.Load(); n != 8 {
 		t.Errorf("after Run: %d Ps, want the 8 it found", n)
 	}
