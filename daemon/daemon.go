@@ -23,6 +23,7 @@ import (
 	"github.com/interlock-dev/interlock/daemon/metrics"
 	"github.com/interlock-dev/interlock/daemon/procs"
 	"github.com/interlock-dev/interlock/daemon/proxy"
+	"github.com/interlock-dev/interlock/daemon/rawio"
 	"github.com/interlock-dev/interlock/daemon/recording"
 	"github.com/interlock-dev/interlock/daemon/tlsca"
 	"github.com/interlock-dev/interlock/daemon/upstream"
@@ -336,16 +337,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 }
 
 // sizeScheduler applies limits.cpus and limits.adaptive_cpus: the
-// GOMAXPROCS environment variable wins; adaptive sizing runs until ctx ends
-// (daemon/procs), up to cpus when set; a positive cpus alone fixes the Ps.
+// GOMAXPROCS environment variable wins; adaptive sizing (the default) runs
+// until ctx ends (daemon/procs), up to cpus when set; without it a positive
+// cpus fixes the Ps.
 func sizeScheduler(ctx context.Context, l config.Limits, log *slog.Logger) {
+	adaptive := l.AdaptiveCPUs == nil || *l.AdaptiveCPUs
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
-		if l.CPUs > 0 || l.AdaptiveCPUs {
-			log.Info("GOMAXPROCS set in the environment; limits.cpus and limits.adaptive_cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
-		}
-	case l.AdaptiveCPUs:
-		go procs.Run(ctx, procs.Config{Max: l.CPUs, Logger: log})
+		log.Info("GOMAXPROCS set in the environment; limits.cpus and limits.adaptive_cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
+	case adaptive:
+		go procs.Run(ctx, procs.Config{Max: l.CPUs, Bulk: rawio.BulkBytes, Logger: log})
 	case l.CPUs > 0:
 		runtime.GOMAXPROCS(l.CPUs)
 	}

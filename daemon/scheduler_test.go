@@ -15,37 +15,38 @@ func TestSizeScheduler(t *testing.T) {
 	orig := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
 	log := slog.New(slog.DiscardHandler)
+	off, on := false, true
 
 	t.Run("fixed", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
-		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1}, log)
+		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1, AdaptiveCPUs: &off}, log)
 		if n := runtime.GOMAXPROCS(orig); n != orig+1 {
 			t.Errorf("limits.cpus %d gave GOMAXPROCS %d", orig+1, n)
 		}
 	})
 	t.Run("environment wins", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "7")
-		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1, AdaptiveCPUs: true}, log)
+		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1, AdaptiveCPUs: &on}, log)
 		if n := runtime.GOMAXPROCS(0); n != orig {
 			t.Errorf("with GOMAXPROCS in the environment, limits.cpus changed it to %d", n)
 		}
 	})
-	t.Run("default leaves the runtime's choice", func(t *testing.T) {
+	t.Run("adaptive off leaves the runtime's choice", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
 		runtime.GOMAXPROCS(2)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		sizeScheduler(ctx, config.Limits{}, log)
+		sizeScheduler(ctx, config.Limits{AdaptiveCPUs: &off}, log)
 		time.Sleep(procs.DefaultInterval + 100*time.Millisecond)
 		if n := runtime.GOMAXPROCS(0); n != 2 {
-			t.Errorf("default limits changed GOMAXPROCS to %d", n)
+			t.Errorf("limits without adaptive sizing changed GOMAXPROCS to %d", n)
 		}
 	})
-	t.Run("adaptive", func(t *testing.T) {
+	t.Run("adaptive by default", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
 		runtime.GOMAXPROCS(2)
 		ctx, cancel := context.WithCancel(context.Background())
-		sizeScheduler(ctx, config.Limits{AdaptiveCPUs: true}, log)
+		sizeScheduler(ctx, config.Limits{}, log)
 		deadline := time.Now().Add(5 * time.Second)
 		for runtime.GOMAXPROCS(0) != 1 {
 			if time.Now().After(deadline) {

@@ -349,8 +349,9 @@ type Limits struct {
 	// CPUs available, or the cgroup's CPU limit.
 	CPUs int `yaml:"cpus"`
 	// AdaptiveCPUs starts on one CPU and adds one while the daemon keeps
-	// the ones it has busy, up to CPUs, giving them back when the load
-	// falls (daemon/procs). The GOMAXPROCS environment variable, when set,
-	// overrides both settings.
-	AdaptiveCPUs bool `yaml:"adaptive_cpus"`
+	// the ones it has busy or streams results in bulk, up to CPUs, giving
+	// them back when the load falls (daemon/procs). Default true; false
+	// leaves CPUs (or the runtime's choice) fixed. The GOMAXPROCS
+	// environment variable, when set, overrides both settings.
+	AdaptiveCPUs *bool `yaml:"adaptive_cpus"`
 }

@@ -32,7 +32,7 @@ func TestParseValidFillsDefaults(t *testing.T) {
 	if e.Listen != DefaultListen || e.Upstream.SSLMode != "prefer" || e.Upstream.ConnectTimeout != DefaultConnectTimeout {
 		t.Fatalf("endpoint defaults not filled: %+v", e)
 	}
-	if c.Identity.GroupsClaim != "groups" || c.Limits.MaxMessageSize != 64<<20 || c.Audit.MaxStatementBytes != 4096 || !*c.Policy.Watch {
+	if c.Identity.GroupsClaim != "groups" || c.Limits.MaxMessageSize != 64<<20 || c.Audit.MaxStatementBytes != 4096 || !*c.Policy.Watch || !*c.Limits.AdaptiveCPUs {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	if e.CatalogRole().User != "admin" {

@@ -212,6 +212,10 @@ func (c *Config) Validate() error {
 	if c.Limits.DrainTimeout == 0 {
 		c.Limits.DrainTimeout = DefaultDrainTimeout
 	}
+	if c.Limits.AdaptiveCPUs == nil {
+		t := true
+		c.Limits.AdaptiveCPUs = &t
+	}
 	if c.Limits.StartupTimeout == 0 {
 		c.Limits.StartupTimeout = DefaultStartupTimeout
 	}

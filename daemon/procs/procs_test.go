@@ -13,39 +13,29 @@ func TestStep(t *testing.T) {
 		name           string
 		cur, max       int
 		used           float64
+		bulk           bool
 		calm           int
 		want, wantCalm int
 	}{
-		{"busy one P grows", 1, 4, 0.9, 0, 2, 0},
-		{"busy at the cap stays", 4, 4, 3.9, 0, 4, 0},
-		{"half-busy one P stays", 1, 4, 0.5, 0, 1, 0},
-		{"exactly at the grow line stays", 2, 4, 1.5, 0, 2, 0},
-		{"busy two Ps grow", 2, 4, 1.6, 0, 3, 0},
-		{"light load counts one calm interval", 2, 4, 0.3, 0, 2, 1},
-		{"light load long enough shrinks", 2, 4, 0.3, calmIntervals - 1, 1, 0},
-		{"middling load resets the calm count", 2, 4, 0.9, 2, 2, 0},
-		{"a grow resets the calm count", 2, 4, 1.8, 3, 3, 0},
-		{"one P never shrinks", 1, 4, 0, calmIntervals, 1, 0},
-		{"two Ps with most of one P's work stay", 2, 4, 0.7, 0, 2, 0},
-		{"two Ps with 0.6 CPUs of work shrink in time", 2, 4, 0.6, calmIntervals - 1, 1, 0},
-		{"three Ps with two Ps' worth of work stay", 3, 4, 1.5, 0, 3, 0},
-		{"three Ps with under two-thirds of two shrink in time", 3, 4, 1.2, calmIntervals - 1, 2, 0},
-	}
+		{"busy one P grows", 1, 4, 0.9, false, 0, 2, 0}, {"busy at the cap stays", 4, 4, 3.9, false, 0, 4, 0}, {"half-busy one P stays", 1, 4, 0.5, false, 0, 1, 0}, {"exactly at the grow line stays", 2, 4, 1.5, false, 0, 2, 0}, {"busy two Ps grow", 2, 4, 1.6, false, 0, 3, 0}, {"light load counts one calm interval", 2, 4, 0.3, false, 0, 2, 1}, {"light load long enough shrinks", 2, 4, 0.3, false, calmIntervals - 1, 1, 0}, {"middling load resets the calm count", 2, 4, 0.9, false, 2, 2, 0}, {"a grow resets the calm count", 2, 4, 1.8, false, 3, 3, 0}, {"one P never shrinks", 1, 4, 0, false, calmIntervals, 1, 0}, {"two Ps with most of one P's work stay", 2, 4, 0.7, false, 0, 2, 0}, {"two Ps with 0.6 CPUs of work shrink in time", 2, 4, 0.6, false, calmIntervals - 1, 1, 0}, {"three Ps with two Ps' worth of work stay", 3, 4, 1.5, false, 0, 3, 0}, {"three Ps with under two-thirds of two shrink in time", 3, 4, 1.2, false, calmIntervals - 1, 2, 0}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, gotCalm := step(tt.cur, tt.max, tt.used, tt.calm)
+			got, gotCalm := step(tt.cur, tt.max, tt.used, tt.bulk, tt.calm)
 			if got != tt.want || gotCalm != tt.wantCalm {
-				t.Errorf("step(%d, %d, %v, %d) = %d, %d; want %d, %d", tt.cur, tt.max, tt.used, tt.calm, got, gotCalm, tt.want, tt.wantCalm)
+				t.Errorf("step(%d, %d, %v, %t, %d) = %d, %d; want %d, %d", tt.cur, tt.max, tt.used, tt.bulk, tt.calm, got, gotCalm, tt.want, tt.wantCalm)
 			}
 		})
 	}
 }
 
-// fakeProcess is a process whose CPU use the test sets, in CPUs.
+// fakeProcess is a process whose CPU use (in CPUs) and bulk transfer rate
+// (bytes a second) the test sets.
 type fakeProcess struct {
 	mu    sync.Mutex
 	load  float64
+	rate  float64
 	cpu   time.Duration
+	bulk  float64
 	at    time.Time
 	procs atomic.Int64
 	seen  chan int
@@ -60,21 +50,37 @@ func newFakeProcess(procs int) *fakeProcess {
 func (p *fakeProcess) setLoad(l float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cpuTimeLocked()
+	p.advanceLocked()
 	p.load = l
 }
 
-func (p *fakeProcess) cpuTimeLocked() time.Duration {
+func (p *fakeProcess) setBulk(rate float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.advanceLocked()
+	p.rate = rate
+}
+
+func (p *fakeProcess) advanceLocked() {
 	now := time.Now()
-	p.cpu += time.Duration(p.load * float64(now.Sub(p.at)))
+	d := now.Sub(p.at)
+	p.cpu += time.Duration(p.load * float64(d))
+	p.bulk += p.rate * d.Seconds()
 	p.at = now
-	return p.cpu
 }
 
 func (p *fakeProcess) cpuTime() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cpuTimeLocked()
+	p.advanceLocked()
+	return p.cpu
+}
+
+func (p *fakeProcess) bulkBytes() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.advanceLocked()
+	return uint64(p.bulk)
 }
 
 func (p *fakeProcess) set(n int) int {
@@ -104,7 +110,7 @@ func (p *fakeProcess) waitFor(t *testing.T, want int, what string) {
 
 // start runs Run on p with cfg every 5 ms; stop ends it and waits.
 func (p *fakeProcess) start(cfg Config) (stop func()) {
-	cfg.Interval, cfg.cpuTime, cfg.set = 5*time.Millisecond, p.cpuTime, p.set
+	cfg.Interval, cfg.cpuTime, cfg.set, cfg.Bulk = 5*time.Millisecond, p.cpuTime, p.set, p.bulkBytes
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -134,6 +140,23 @@ func TestRunAdapts(t *testing.T) {
 	if n := p.procs.Load(); n != 3 {
 		t.Errorf("after Run: %d Ps, want the 3 it found", n)
 	}
+}
+
+// TestRunBulk: bulk transfers keep two Ps however little CPU they use.
+func TestRunBulk(t *testing.T) {
+	p := newFakeProcess(4)
+	stop := p.start(Config{})
+	defer stop()
+	p.waitFor(t, 1, "at start")
+	p.setLoad(0.3)
+	p.setBulk(2 * BulkRate)
+	p.waitFor(t, 2, "bulk at 0.3 CPUs")
+	time.Sleep(50 * time.Millisecond) // ten intervals
+	if n := p.procs.Load(); n != 2 {
+		t.Fatalf("%d Ps while bulk ran on 0.3 CPUs, want 2", n)
+	}
+	p.setBulk(BulkRate / 4)
+	p.waitFor(t, 1, "bulk under BulkRate")
 }
 
 func TestRunWithOneCPU(t *testing.T) {

@@ -3,9 +3,23 @@ package rawio
 import (
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
+
+// BulkAt is the size from which a Read or Write counts as bulk.
+const BulkAt = 16 << 10
+
+// bulk is the bytes moved by bulk Reads and Writes of every Conn.
+var bulk atomic.Uint64
+
+// BulkBytes returns the bytes moved so far by the Reads and Writes of any
+// Conn that moved at least BulkAt bytes in one call: result rows and COPY
+// data streamed in bulk, which a statement-by-statement load never sends
+// (daemon/procs sizes the scheduler by it). Smaller calls are not counted,
+// so the per-statement path touches no shared counter.
+func BulkBytes() uint64 { return bulk.Load() }
 
 // Conn reads and writes a socket or file with raw read(2) and write(2)
 // calls made from the runtime poller's readiness callbacks.
@@ -72,6 +86,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err // closed, or a deadline passed
 	}
+	if c.rn >= BulkAt {
+		bulk.Add(uint64(c.rn))
+	}
 	return c.rn, c.rerr
 }
 
@@ -104,6 +121,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.wp, c.wn, c.werr = p, 0, nil
 	err := c.rc.Write(c.write)
 	c.wp = nil
+	if c.wn >= BulkAt {
+		bulk.Add(uint64(c.wn))
+	}
 	if err == nil {
 		err = c.werr
 	}

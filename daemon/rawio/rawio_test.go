@@ -174,3 +174,36 @@ func TestConnWaitsOnFullPipe(t *testing.T) {
 		t.Errorf("the reader got %d bytes, want the %d written", len(b), len(data))
 	}
 }
+
+// TestBulkBytes: reads and writes of BulkAt bytes or more are counted,
+// smaller ones are not.
+func TestBulkBytes(t *testing.T) {
+	a, b := socketPair(t, "unix")
+	sa, sb := Wrap(a), Wrap(b)
+	exchange := func(n int) uint64 {
+		t.Helper()
+		before := BulkBytes()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := sa.Write(make([]byte, n))
+			errc <- err
+		}()
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(sb, buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		return BulkBytes() - before
+	}
+	if got := exchange(BulkAt - 1); got != 0 {
+		t.Errorf("a %d-byte exchange counted %d bulk bytes, want 0", BulkAt-1, got)
+	}
+	// The write is counted whole; the reads that got BulkAt bytes or more
+	// at once add to it.
+	n := 4 * BulkAt
+	if got := exchange(n); got < uint64(n) || got > uint64(2*n) {
+		t.Errorf("a %d-byte exchange counted %d bulk bytes, want %d to %d", n, got, n, 2*n)
+	}
+}
