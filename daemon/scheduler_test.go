@@ -24,6 +24,16 @@ func TestSizeScheduler(t *testing.T) {
 			t.Errorf("limits.cpus %d gave GOMAXPROCS %d", orig+1, n)
 		}
 	})
+	t.Run("adaptive with one CPU fixes it", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "")
+		runtime.GOMAXPROCS(2)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sizeScheduler(ctx, config.Limits{CPUs: 1, AdaptiveCPUs: &on}, log)
+		if n := runtime.GOMAXPROCS(orig); n != 1 {
+			t.Errorf("limits.cpus 1 with adaptive sizing gave GOMAXPROCS %d", n)
+		}
+	})
 	t.Run("environment wins", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "7")
 		sizeScheduler(context.Background(), config.Limits{CPUs: orig + 1, AdaptiveCPUs: &on}, log)

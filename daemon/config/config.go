@@ -345,8 +345,9 @@ type Limits struct {
 	// terminating them. Default 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// CPUs is the most CPUs interlockd's Go code runs on at once
-	// (GOMAXPROCS). 0, the default, leaves the Go runtime's choice: the
-	// CPUs available, or the cgroup's CPU limit.
+	// (GOMAXPROCS): the cap of adaptive sizing, or the fixed value without
+	// it. 0, the default, means the Go runtime's choice: the CPUs
+	// available, or the cgroup's CPU limit.
 	CPUs int `yaml:"cpus"`
 	// AdaptiveCPUs starts on one CPU and adds one while the daemon keeps
 	// the ones it has busy or streams results in bulk, up to CPUs, giving
