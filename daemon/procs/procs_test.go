@@ -17,7 +17,27 @@ func TestStep(t *testing.T) {
 		calm           int
 		want, wantCalm int
 	}{
-		{"busy one P grows", 1, 4, 0.9, false, 0, 2, 0}, {"busy at the cap stays", 4, 4, 3.9, false, 0, 4, 0}, {"half-busy one P stays", 1, 4, 0.5, false, 0, 1, 0}, {"exactly at the grow line stays", 2, 4, 1.5, false, 0, 2, 0}, {"busy two Ps grow", 2, 4, 1.6, false, 0, 3, 0}, {"light load counts one calm interval", 2, 4, 0.3, false, 0, 2, 1}, {"light load long enough shrinks", 2, 4, 0.3, false, calmIntervals - 1, 1, 0}, {"middling load resets the calm count", 2, 4, 0.9, false, 2, 2, 0}, {"a grow resets the calm count", 2, 4, 1.8, false, 3, 3, 0}, {"one P never shrinks", 1, 4, 0, false, calmIntervals, 1, 0}, {"two Ps with most of one P's work stay", 2, 4, 0.7, false, 0, 2, 0}, {"two Ps with 0.6 CPUs of work shrink in time", 2, 4, 0.6, false, calmIntervals - 1, 1, 0}, {"three Ps with two Ps' worth of work stay", 3, 4, 1.5, false, 0, 3, 0}, {"three Ps with under two-thirds of two shrink in time", 3, 4, 1.2, false, calmIntervals - 1, 2, 0}}
+		{"busy one P grows", 1, 4, 0.9, false, 0, 2, 0},
+		{"busy at the cap stays", 4, 4, 3.9, false, 0, 4, 0},
+		{"half-busy one P stays", 1, 4, 0.5, false, 0, 1, 0},
+		{"exactly at the grow line stays", 2, 4, 1.5, false, 0, 2, 0},
+		{"busy two Ps grow", 2, 4, 1.6, false, 0, 3, 0},
+		{"light load counts one calm interval", 2, 4, 0.3, false, 0, 2, 1},
+		{"light load long enough shrinks", 2, 4, 0.3, false, calmIntervals - 1, 1, 0},
+		{"middling load resets the calm count", 2, 4, 0.9, false, 2, 2, 0},
+		{"a grow resets the calm count", 2, 4, 1.8, false, 3, 3, 0},
+		{"one P never shrinks", 1, 4, 0, false, calmIntervals, 1, 0},
+		{"two Ps with most of one P's work stay", 2, 4, 0.7, false, 0, 2, 0},
+		{"two Ps with 0.6 CPUs of work shrink in time", 2, 4, 0.6, false, calmIntervals - 1, 1, 0},
+		{"three Ps with two Ps' worth of work stay", 3, 4, 1.5, false, 0, 3, 0},
+		{"three Ps with under two-thirds of two shrink in time", 3, 4, 1.2, false, calmIntervals - 1, 2, 0},
+		{"bulk on one idle P grows", 1, 4, 0.2, true, 0, 2, 0},
+		{"bulk keeps two idle Ps", 2, 4, 0.2, true, calmIntervals - 1, 2, 0},
+		{"bulk with one CPU to give stays", 1, 1, 0.2, true, 0, 1, 0},
+		{"busy bulk grows past two", 2, 4, 1.6, true, 0, 3, 0},
+		{"bulk lets three idle Ps shrink to two", 3, 4, 0.2, true, calmIntervals - 1, 2, 0},
+		{"two idle Ps after bulk shrink in time", 2, 4, 0.2, false, calmIntervals - 1, 1, 0},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, gotCalm := step(tt.cur, tt.max, tt.used, tt.bulk, tt.calm)
