@@ -61,21 +61,18 @@ func (wr *workloadResult) retry() {
 // latest on a tie or when none can be judged) and lists the others as
 // discarded, in the order they ran.
 func (wr *workloadResult) keepQuietest() {
-	best, bestSpread := -1, wr.directSpread()
-	for i, d := range wr.Discarded {
-		if sp := d.directSpread(); sp < bestSpread || math.IsNaN(bestSpread) && !math.IsNaN(sp) {
-			best, bestSpread = i, sp
-		}
-	}
-	if best < 0 {
-		return
-	}
-	kept := wr.Discarded[best]
 	cur := *wr
 	cur.Discarded = nil
-	wr.Runs, wr.Attempt = kept.Runs, kept.Attempt
-	wr.Discarded = append(slices.Delete(wr.Discarded, best, best+1), &cur)
-	slices.SortFunc(wr.Discarded, func(a, b *workloadResult) int { return a.Attempt - b.Attempt })
+	all := append(slices.Clone(wr.Discarded), &cur) // in the order they ran
+	best := len(all) - 1
+	for i := best - 1; i >= 0; i-- {
+		sp, bestSp := all[i].directSpread(), all[best].directSpread()
+		if sp < bestSp || math.IsNaN(bestSp) && !math.IsNaN(sp) {
+			best = i
+		}
+	}
+	wr.Runs, wr.Attempt = all[best].Runs, all[best].Attempt
+	wr.Discarded = slices.Delete(all, best, best+1)
 }
 
 // series returns f of each round's run of target, NaN for a failed or
