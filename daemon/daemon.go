@@ -338,14 +338,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 
 // sizeScheduler applies limits.cpus and limits.adaptive_cpus: the
 // GOMAXPROCS environment variable wins; adaptive sizing (the default) runs
-// until ctx ends (daemon/procs), up to cpus when set; otherwise, or when
-// cpus is 1, a positive cpus fixes the Ps.
+// until ctx ends (daemon/procs), up to cpus when set; otherwise a positive
+// cpus fixes the Ps.
 func sizeScheduler(ctx context.Context, l config.Limits, log *slog.Logger) {
 	adaptive := l.AdaptiveCPUs == nil || *l.AdaptiveCPUs
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
 		log.Info("GOMAXPROCS set in the environment; limits.cpus and limits.adaptive_cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
-	case adaptive && l.CPUs != 1:
+	case adaptive:
 		go procs.Run(ctx, procs.Config{Max: l.CPUs, Bulk: rawio.BulkBytes, Logger: log})
 	case l.CPUs > 0:
 		runtime.GOMAXPROCS(l.CPUs)

@@ -30,9 +30,18 @@ func TestSizeScheduler(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		sizeScheduler(ctx, config.Limits{CPUs: 1, AdaptiveCPUs: &on}, log)
-		if n := runtime.GOMAXPROCS(orig); n != 1 {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.GOMAXPROCS(0) != 1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if n := runtime.GOMAXPROCS(0); n != 1 {
 			t.Errorf("limits.cpus 1 with adaptive sizing gave GOMAXPROCS %d", n)
 		}
+		for runtime.GOMAXPROCS(0) != 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		runtime.GOMAXPROCS(orig)
 	})
 	t.Run("environment wins", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "7")

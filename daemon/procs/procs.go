@@ -52,7 +52,8 @@ type Config struct {
 }
 
 // Run adapts GOMAXPROCS until ctx ends, then restores the value it found.
-// It returns at once when there is only one P to give.
+// With Max 1 it holds one P until ctx ends; it returns at once when the
+// runtime already runs on one and Max allows no more.
 func Run(ctx context.Context, cfg Config) {
 	if cfg.set == nil {
 		cfg.set = runtime.GOMAXPROCS
@@ -73,12 +74,16 @@ func Run(ctx context.Context, cfg Config) {
 	if cfg.Max <= 0 {
 		cfg.Max = orig
 	}
-	if cfg.Max <= 1 {
-		return
+	if cfg.Max <= 1 && orig <= 1 {
+		return // one P already, and nothing to adapt
 	}
 	cur := 1
 	cfg.set(cur)
 	defer cfg.set(orig)
+	if cfg.Max <= 1 {
+		<-ctx.Done() // capped at one P: nothing to adapt
+		return
+	}
 
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()

@@ -212,6 +212,23 @@ func TestRunHonoursMax(t *testing.T) {
 	}
 }
 
+// TestRunCappedAtOne: Max 1 on a runtime with more Ps holds one until ctx
+// ends, however busy, then restores the runtime's value.
+func TestRunCappedAtOne(t *testing.T) {
+	p := newFakeProcess(4)
+	p.setLoad(3)
+	stop := p.start(Config{Max: 1})
+	p.waitFor(t, 1, "Max 1")
+	time.Sleep(50 * time.Millisecond) // ten intervals
+	if n := p.procs.Load(); n != 1 {
+		t.Fatalf("%d Ps with Max 1", n)
+	}
+	stop()
+	if n := p.procs.Load(); n != 4 {
+		t.Errorf("after Run: %d Ps, want the 4 it found", n)
+	}
+}
+
 func TestProcessCPU(t *testing.T) {
 	before := processCPU()
 	deadline := time.Now().Add(50 * time.Millisecond)
