@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,36 +197,27 @@ func TestRunWithOneCPU(t *testing.T) {
 	}
 }
 
+// TestRunHonoursMax: however busy, Run stays within Max (holding one P
+// when Max is 1 on a runtime with more), then restores the runtime's value.
 func TestRunHonoursMax(t *testing.T) {
-	p := newFakeProcess(8)
-	stop := p.start(Config{Max: 2})
-	p.waitFor(t, 1, "at start")
-	p.setLoad(7)
-	p.waitFor(t, 2, "busy")
-	time.Sleep(50 * time.Millisecond)
-	if n := p.procs.Load(); n != 2 {
-		t.Errorf("%d Ps with Max 2", n)
-	}
-	stop()
-	if n := p.procs.Load(); n != 8 {
-		t.Errorf("after Run: %d Ps, want the 8 it found", n)
-	}
-}
-
-// TestRunCappedAtOne: Max 1 on a runtime with more Ps holds one until ctx
-// ends, however busy, then restores the runtime's value.
-func TestRunCappedAtOne(t *testing.T) {
-	p := newFakeProcess(4)
-	p.setLoad(3)
-	stop := p.start(Config{Max: 1})
-	p.waitFor(t, 1, "Max 1")
-	time.Sleep(50 * time.Millisecond) // ten intervals
-	if n := p.procs.Load(); n != 1 {
-		t.Fatalf("%d Ps with Max 1", n)
-	}
-	stop()
-	if n := p.procs.Load(); n != 4 {
-		t.Errorf("after Run: %d Ps, want the 4 it found", n)
+	for _, max := range []int{2, 1} {
+		t.Run(fmt.Sprintf("max %d", max), func(t *testing.T) {
+			p := newFakeProcess(8)
+			stop := p.start(Config{Max: max})
+			p.waitFor(t, 1, "at start")
+			p.setLoad(7)
+			if max > 1 {
+				p.waitFor(t, max, "busy")
+			}
+			time.Sleep(50 * time.Millisecond) // ten intervals
+			if n := p.procs.Load(); n != int64(max) {
+				t.Errorf("%d Ps with Max %d", n, max)
+			}
+			stop()
+			if n := p.procs.Load(); n != 8 {
+				t.Errorf("after Run: %d Ps, want the 8 it found", n)
+			}
+		})
 	}
 }
 
