@@ -44,6 +44,21 @@ func (s *Session) Check(ctx context.Context, text string, scs SCS) (*Result, err
 	return s.checkKeyed(ctx, cur, string(key), text, scs)
 }
 
+// Recheck is Check for a text checked before with the same
+// standard_conforming_strings, such as a prepared statement run again: when
+// prev (what Check or Recheck returned for it last time) is a cached
+// result of the current policy generation, it is the answer, as a memo hit
+// without deriving the text's cache key again. Otherwise it is Check. prev
+// may be nil.
+func (s *Session) Recheck(ctx context.Context, prev *Result, text string, scs SCS) (*Result, error) {
+	// A reload or Close starts a new generation.
+	if prev != nil && prev.Cached && s.err == nil && prev.gen == s.e.cur.Load().gen {
+		s.e.obs.CacheLookup(CacheSession, true)
+		return prev, nil
+	}
+	return s.Check(ctx, text, scs)
+}
+
 // cacheKey returns text's cache key in a scratch buffer, or false when the
 // text must be analysed from scratch. A key is valid under both settings
 // of standard_conforming_strings (keys only abstract literals that lex the

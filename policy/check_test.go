@@ -250,6 +250,70 @@ func TestCacheClearedOnReload(t *testing.T) {
 	}
 }
 
+// TestRecheck: a prepared statement's earlier answer is reused only while
+// it is a cached answer of the current policy. The session memo holds one
+// text, and another text has taken it, so only a reuse answers without
+// going to the shared decision cache.
+func TestRecheck(t *testing.T) {
+	const text = "SELECT * FROM t WHERE id = $1"
+	cached := func(t *testing.T, s *Session) *Result {
+		check(t, s, text, SCSOn)
+		r := check(t, s, text, SCSOn)
+		check(t, s, "SELECT 1", SCSOn)
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		// prev returns what Recheck is given; change runs after it.
+		prev   func(t *testing.T, s *Session) *Result
+		change func(t *testing.T, e *Engine, dir string)
+		reuse  bool
+		allow  bool
+		reason string
+	}{
+		{name: "cached answer of the current policy", prev: cached, reuse: true, allow: true},
+		{name: "nothing before", prev: func(*testing.T, *Session) *Result { return nil }, allow: true},
+		{name: "first answer, not cached", prev: func(t *testing.T, s *Session) *Result {
+			r := check(t, s, text, SCSOn)
+			check(t, s, "SELECT 1", SCSOn)
+			return r
+		}, allow: true},
+		{name: "policy reloaded", prev: cached, reason: "all denied",
+			change: func(t *testing.T, e *Engine, dir string) {
+				writePolicy(t, dir, "policy.rego", denyAll)
+				if err := e.Reload(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "engine closed", prev: cached, reason: "policy engine is closed",
+			change: func(t *testing.T, e *Engine, dir string) {
+				if err := e.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := policyDir(t, allowAll)
+			obs := &counter{}
+			e := mustEngine(t, Config{Paths: []string{dir}, Observer: obs, SessionCacheSize: 1})
+			s := e.Session(ctxFor(nil, "dev"))
+			prev := tc.prev(t, s)
+			if tc.change != nil {
+				tc.change(t, e, dir)
+			}
+			session, shared := obs.hits[0].Load(), obs.hits[1].Load()+obs.misses[1].Load()
+			r, _ := s.Recheck(context.Background(), prev, text, SCSOn)
+			reused := obs.hits[0].Load() == session+1 && obs.hits[1].Load()+obs.misses[1].Load() == shared
+			if reused != tc.reuse || tc.reuse && r != prev {
+				t.Fatalf("reused the earlier answer: %v, want %v", reused, tc.reuse)
+			}
+			if r.Allowed() != tc.allow || tc.reason != "" && r.Decision.Reason != tc.reason {
+				t.Fatalf("got %+v, want allow=%v reason %q", r.Decision, tc.allow, tc.reason)
+			}
+		})
+	}
+}
+
 func TestCacheBounded(t *testing.T) {
 	obs := &counter{}
 	e := mustEngine(t, Config{CacheSize: 4, SessionCacheSize: 3, Observer: obs})

@@ -134,7 +134,8 @@ func (sess *session) onExecute(ctx context.Context, msg pgwire.Msg, described bo
 		reason = fmt.Sprintf("portal %q was not created through this session's Bind", portal)
 	} else if reason = sess.precheck(); reason == "" {
 		var err error
-		res, err = sess.check.Check(ctx, p.text, p.scs)
+		res, err = sess.check.Recheck(ctx, p.res, p.text, p.scs)
+		p.res = res
 		reason = sess.verdict(res, err)
 	}
 	var c *policy.Checked

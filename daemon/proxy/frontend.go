@@ -39,6 +39,9 @@ type prepared struct {
 	// parameters are kept, since an approval binds to them.
 	needsApproval bool
 	types         []uint32 // the Parse's parameter type OIDs
+	// res is the policy's last answer for an Execute of it (see
+	// policy.Session.Recheck).
+	res *policy.Result
 }
 
 // frontendState is owned by the frontend loop.

@@ -50,6 +50,38 @@ func TestProxy(t *testing.T) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, e) })
 }
 
+// TestPolicyChangeReachesPreparedStatements: a statement prepared under one
+// policy is decided again under the next at every Execute, both ways.
+func TestPolicyChangeReachesPreparedStatements(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := ctxT(t)
+	c := e.connect(t, "carol", "readers")
+	if _, err := c.Prepare(ctx, "q", "SELECT count(*) FROM customers WHERE id > $1"); err != nil {
+		t.Fatal(err)
+	}
+	run := func() error {
+		var n int
+		return c.QueryRow(ctx, "q", 0).Scan(&n)
+	}
+	for _, step := range []struct {
+		data  map[string]any
+		allow bool
+	}{
+		{nil, true},
+		{map[string]any{"groups": map[string]any{"readers": []any{"auditors"}}}, false},
+		{nil, true},
+	} {
+		if err := e.engine.SetData(ctx, step.data); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // the first Execute, then cached answers
+			if err := run(); step.allow && err != nil || !step.allow && pgCode(err) != "42501" {
+				t.Fatalf("policy data %v: Execute gave %v, want allowed %v", step.data, err, step.allow)
+			}
+		}
+	}
+}
+
 func testSimpleAllowAndDeny(t *testing.T, e *env) {
 	ctx := ctxT(t)
 	c := e.connect(t, "carol", "readers")
