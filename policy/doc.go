@@ -23,6 +23,10 @@
 //	  ▼
 //	OPA: data.interlock.decision with input {user, session, endpoint, origin, statement}
 //
+// Session.Recheck answers a text run again, such as a prepared statement's
+// Execute, with its previous cached Result while the policy generation is
+// the same, before any of this.
+//
 // Every failure denies with a reason: a text that does not parse, an
 // undefined or malformed decision (a bad mask or require_approval
 // included), an evaluation error, a closed engine.
