@@ -336,16 +336,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	return err
 }
 
-// sizeScheduler applies limits.cpus and limits.adaptive_cpus: the
-// GOMAXPROCS environment variable wins; adaptive sizing (the default) runs
+// sizeScheduler applies limits.cpus and limits.adaptive_cpus (filled in by
+// Validate): the GOMAXPROCS environment variable wins; adaptive sizing runs
 // until ctx ends (daemon/procs), up to cpus when set; otherwise a positive
 // cpus fixes the Ps.
 func sizeScheduler(ctx context.Context, l config.Limits, log *slog.Logger) {
-	adaptive := l.AdaptiveCPUs == nil || *l.AdaptiveCPUs
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
 		log.Info("GOMAXPROCS set in the environment; limits.cpus and limits.adaptive_cpus ignored", "gomaxprocs", runtime.GOMAXPROCS(0))
-	case adaptive:
+	case *l.AdaptiveCPUs:
 		go procs.Run(ctx, procs.Config{Max: l.CPUs, Bulk: rawio.BulkBytes, Logger: log})
 	case l.CPUs > 0:
 		runtime.GOMAXPROCS(l.CPUs)

@@ -30,17 +30,11 @@ func TestSizeScheduler(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		sizeScheduler(ctx, config.Limits{CPUs: 1, AdaptiveCPUs: &on}, log)
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.GOMAXPROCS(0) != 1 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-		if n := runtime.GOMAXPROCS(0); n != 1 {
+		if n := waitGOMAXPROCS(1); n != 1 {
 			t.Errorf("limits.cpus 1 with adaptive sizing gave GOMAXPROCS %d", n)
 		}
-		for runtime.GOMAXPROCS(0) != 2 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		cancel()
+		waitGOMAXPROCS(2)
 		runtime.GOMAXPROCS(orig)
 	})
 	t.Run("environment wins", func(t *testing.T) {
@@ -61,25 +55,28 @@ func TestSizeScheduler(t *testing.T) {
 			t.Errorf("limits without adaptive sizing changed GOMAXPROCS to %d", n)
 		}
 	})
-	t.Run("adaptive by default", func(t *testing.T) {
+	t.Run("adaptive", func(t *testing.T) {
 		t.Setenv("GOMAXPROCS", "")
 		runtime.GOMAXPROCS(2)
 		ctx, cancel := context.WithCancel(context.Background())
-		sizeScheduler(ctx, config.Limits{}, log)
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.GOMAXPROCS(0) != 1 {
-			if time.Now().After(deadline) {
-				cancel()
-				t.Fatalf("adaptive sizing left GOMAXPROCS at %d, want it to start at 1", runtime.GOMAXPROCS(0))
-			}
-			time.Sleep(time.Millisecond)
-		}
+		sizeScheduler(ctx, config.Limits{AdaptiveCPUs: &on}, log)
+		n := waitGOMAXPROCS(1)
 		cancel()
-		for runtime.GOMAXPROCS(0) != 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("GOMAXPROCS %d after the daemon's context ended, want 2 restored", runtime.GOMAXPROCS(0))
-			}
-			time.Sleep(time.Millisecond)
+		if n != 1 {
+			t.Fatalf("adaptive sizing left GOMAXPROCS at %d, want it to start at 1", n)
+		}
+		if n := waitGOMAXPROCS(2); n != 2 {
+			t.Fatalf("GOMAXPROCS %d after the daemon's context ended, want 2 restored", n)
 		}
 	})
+}
+
+// waitGOMAXPROCS waits up to 5 s for GOMAXPROCS to become want and returns
+// what it is then.
+func waitGOMAXPROCS(want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.GOMAXPROCS(0) != want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return runtime.GOMAXPROCS(0)
 }

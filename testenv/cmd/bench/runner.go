@@ -65,10 +65,10 @@ func (wr *workloadResult) keepQuietest() {
 	cur.Discarded = nil
 	all := append(slices.Clone(wr.Discarded), &cur) // in the order they ran
 	best := len(all) - 1
+	bestSp := all[best].directSpread()
 	for i := best - 1; i >= 0; i-- {
-		sp, bestSp := all[i].directSpread(), all[best].directSpread()
-		if sp < bestSp || math.IsNaN(bestSp) && !math.IsNaN(sp) {
-			best = i
+		if sp := all[i].directSpread(); sp < bestSp || math.IsNaN(bestSp) && !math.IsNaN(sp) {
+			best, bestSp = i, sp
 		}
 	}
 	wr.Runs, wr.Attempt = all[best].Runs, all[best].Attempt
